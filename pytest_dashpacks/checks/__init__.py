@@ -1,0 +1,48 @@
+"""The check kinds behind generated items, in a small registry.
+
+Each module registers its checks by name; an item looks its check up here and
+runs it with a :class:`CheckContext`. Checks raise our own exception types
+(never return a verdict), so pytest reports them like any failing test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from ..model import Board, Pack, Query
+    from ..session import DashpacksSession
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    session: DashpacksSession
+    pack: Pack
+    board: Board | None = None
+    query: Query | None = None
+    param: str | None = None  # the connector version or target an item is parametrized by
+
+
+@dataclass(frozen=True)
+class CheckKind:
+    name: str
+    defect_class: str
+    run: Callable[[CheckContext], None]
+
+
+CHECKS: dict[str, CheckKind] = {}
+
+
+def register(name: str, defect_class: str) -> Callable[[Callable[[CheckContext], None]], Callable[[CheckContext], None]]:
+    def decorate(run: Callable[[CheckContext], None]) -> Callable[[CheckContext], None]:
+        CHECKS[name] = CheckKind(name, defect_class, run)
+        return run
+
+    return decorate
+
+
+def check_kind(name: str) -> CheckKind:
+    if not CHECKS:
+        from . import bindings, load, schema, syntax, transpile  # noqa: F401  (they register themselves)
+    return CHECKS[name]

@@ -1,0 +1,41 @@
+"""``bindings`` items: every column a chart names is returned by its query; y/value are numeric."""
+
+from __future__ import annotations
+
+from ..errors import CheckFailure, CheckSkipped
+from ..sqlanalysis import output_columns
+from ..packs import did_you_mean
+from . import CheckContext, register
+
+
+@register("bindings", "rendering")
+def check_bindings(ctx: CheckContext) -> None:
+    assert ctx.board is not None and ctx.query is not None
+    session, pack = ctx.session, ctx.pack
+    try:
+        parsed = session.parsed(pack, ctx.board, ctx.query)
+    except Exception:
+        raise CheckSkipped("the query does not render or parse; see its syntax item") from None
+    newest = session.versions(pack)[-1]
+    columns = output_columns(parsed.ast, session.catalog(pack, newest).schema, pack.dialect)
+    if columns is None:
+        raise CheckSkipped("the query's output columns cannot be known statically (SELECT * over an unknown source)")
+    returned = {c.name.lower(): c for c in columns}
+    names = [c.name for c in columns]
+    problems = []
+    for binding in ctx.board.bindings:
+        if binding.query != ctx.query.name:
+            continue
+        column = returned.get(binding.column.lower())
+        if column is None:
+            problems.append((binding, f"chart {binding.chart!r} {binding.role} names column {binding.column!r}, "
+                             f"which query {ctx.query.name!r} does not return{did_you_mean(binding.column, names)}"))
+        elif binding.numeric and column.category not in (None, "number"):
+            problems.append((binding, f"chart {binding.chart!r} {binding.role} column {binding.column!r} must be numeric, "
+                             f"but the query returns {column.category}"))
+    if problems:
+        (binding, message), rest = problems[0], problems[1:]
+        details = (f"query {ctx.query.name!r} returns: {', '.join(names)}",) + tuple(
+            f"also: {b.span.location()}: {m}" for b, m in rest
+        )
+        raise CheckFailure(message, binding.span, details=details, defect_class="rendering")

@@ -1,0 +1,53 @@
+"""``transpile[<target>]`` items: the query transpiles to a warehouse and parses back there.
+
+sqlglot often writes SQL the target cannot run without complaint, so the
+output is parsed back in the target dialect and every function it calls is
+looked up in the target's built-in function catalog.
+"""
+
+from __future__ import annotations
+
+from ..errors import CheckFailure, CheckSkipped, SqlExcerpt
+from . import CheckContext, register
+
+
+@register("transpile", "rendering")
+def check_transpile(ctx: CheckContext) -> None:
+    import sqlglot
+    from sqlglot.errors import ParseError, SqlglotError, UnsupportedError
+
+    from ..sqlanalysis import transpile, unknown_functions
+
+    assert ctx.board is not None and ctx.query is not None and ctx.param is not None
+    target = ctx.param
+    try:
+        parsed = ctx.session.parsed(ctx.pack, ctx.board, ctx.query)
+    except Exception:
+        raise CheckSkipped("the query does not render or parse; see its syntax item") from None
+    span = ctx.query.span
+    try:
+        out = transpile(parsed.ast, target)
+    except UnsupportedError as exc:
+        raise CheckFailure(f"sqlglot cannot express this query in {target}: {exc}", span, sql=SqlExcerpt(parsed.sql),
+                           defect_class="rendering") from None
+    except SqlglotError as exc:
+        raise CheckFailure(f"transpiling to {target} failed: {exc}", span, defect_class="rendering") from None
+    try:
+        back = sqlglot.parse_one(out, read=target)
+    except ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        raise CheckFailure(
+            f"the {target} SQL sqlglot wrote does not parse back as {target}: {first.get('description', exc)}",
+            span, sql=SqlExcerpt(out, first.get("line", 0), first.get("col", 0)), defect_class="rendering",
+        ) from None
+    unknown = unknown_functions(out, target, back)
+    if unknown:
+        name, line, column = unknown[0]
+        names = ", ".join(sorted({u[0] for u in unknown}))
+        raise CheckFailure(
+            f"{target} has no function {name}: the transpiled query calls {names}",
+            span, sql=SqlExcerpt(out, line, column, len(name)),
+            details=("sqlglot kept the call as written; rewrite it with a function every target has, "
+                     "or skip this target in pack.yml checks.skip with a reason",),
+            defect_class="rendering",
+        )

@@ -1,0 +1,219 @@
+"""pytest nodes: pack and board files, one collector per query, and the items.
+
+Collection reads YAML only (packs, boards, connector.yml) and names nodes
+from YAML keys in file order, so every xdist worker collects the same ids.
+The SQL work happens in ``runtest``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from .checks import CheckContext, check_kind
+from .errors import CheckSkipped, ConfigError, DashpacksError, SourceSpan, excerpt_lines
+from .model import Board, CheckRule, Pack, Query
+from .session import DashpacksSession
+
+SESSION_KEY = pytest.StashKey[DashpacksSession]()
+
+
+def dashpacks_session(config: pytest.Config) -> DashpacksSession:
+    return config.stash[SESSION_KEY]
+
+
+def pack_dir_of(path: Path, folder: str) -> Path | None:
+    """The pack directory when ``path`` lies under ``<pack>/<folder>/``."""
+    for parent in path.parents:
+        if parent.name == folder and (parent.parent / "pack.yml").is_file():
+            return parent.parent
+    return None
+
+
+def collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    from .packs import is_board_file
+
+    if file_path.name == "pack.yml":
+        return PackFile.from_parent(parent, path=file_path)
+    if file_path.suffix in (".yml", ".yaml") and is_board_file(file_path) and pack_dir_of(file_path, "boards"):
+        return BoardFile.from_parent(parent, path=file_path)
+    return None
+
+
+class DashpackItem(pytest.Item):
+    """One generated check: ``load``, ``syntax``, ``schema[...]``, ``bindings``, ``transpile[...]``."""
+
+    def __init__(
+        self,
+        *,
+        check: str,
+        param: str | None = None,
+        pack: Pack | None = None,
+        board: Board | None = None,
+        query: Query | None = None,
+        error: DashpacksError | None = None,
+        connector: str = "",
+        span: SourceSpan | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.check, self.param = check, param
+        self.pack, self.board, self.query = pack, board, query
+        self.error = error
+        self.span = span
+        self.defect_class = error.defect_class if error is not None and check == "load" else check_kind(check).defect_class
+        self.connector = connector or (pack.connector if pack else "")
+        self.add_marker("dashpacks")
+        self.add_marker(f"dashpacks_{check}")
+        self.user_properties.extend(
+            [
+                ("connector", self.connector),
+                ("pack", pack.name if pack else _pack_name(self.path)),
+                ("check", self.name),
+                ("defect_class", self.defect_class),
+            ]
+        )
+
+    def runtest(self) -> None:
+        if self.error is not None:
+            raise self.error
+        assert self.pack is not None
+        ctx = CheckContext(dashpacks_session(self.config), self.pack, self.board, self.query, self.param)
+        try:
+            check_kind(self.check).run(ctx)
+        except CheckSkipped as exc:
+            pytest.skip(exc.reason)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        line = self.span.line - 1 if self.span and self.span.line else None
+        return self.path, line, self.nodeid.split("::", 1)[-1]
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, DashpacksError):
+            return format_failure(excinfo.value, self.config.rootpath, self.name)
+        return super().repr_failure(excinfo, style=style)
+
+
+def _pack_name(path: Path) -> str:
+    pack = path.parent if path.name == "pack.yml" else pack_dir_of(path, "boards")
+    return pack.name if pack else ""
+
+
+def format_failure(error: DashpacksError, rootdir: Path, check: str) -> str:
+    """``file:line: check: message``, hints, then the YAML or SQL with a caret."""
+    where = f"{error.span.location(rootdir)}: " if error.span else ""
+    lines = [f"{where}{check}: {error.message}"]
+    lines.extend(f"  {detail}" for detail in error.details)
+    if error.sql is not None and error.sql.sql.strip():
+        sql_lines = excerpt_lines(error.sql.sql, error.sql.line, error.sql.column, width=error.sql.width, context=3)
+        if sql_lines:
+            lines.append("  SQL:")
+            lines.extend("    " + line for line in sql_lines)
+        else:
+            lines.append("  SQL:")
+            lines.extend("    " + line for line in error.sql.sql.strip().splitlines()[:12])
+    elif error.span is not None and error.span.line:
+        try:
+            text = error.span.path.read_text("utf-8", errors="replace")
+        except OSError:
+            text = ""
+        yaml_lines = excerpt_lines(text, error.span.line, error.span.column)
+        if yaml_lines:
+            lines.append(f"  {error.span.path.name}:")
+            lines.extend("    " + line for line in yaml_lines)
+    return "\n".join(lines)
+
+
+def _rule_matches(rule: CheckRule, item_name: str, board: str | None, query: str | None) -> bool:
+    def glob(pattern: str, text: str) -> bool:
+        return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), text) is not None
+
+    target = f"{board}.{query}" if board and query else "*"
+    return glob(rule.check, item_name) and (rule.query == "*" or glob(rule.query, target))
+
+
+def apply_rules(item: DashpackItem) -> DashpackItem:
+    """pack.yml ``checks.skip`` / ``checks.xfail`` become markers with their reasons."""
+    pack = item.pack
+    if pack is None:
+        return item
+    board = item.board.stem if item.board else None
+    query = item.query.name if item.query else None
+    for rule in pack.skips:
+        if _rule_matches(rule, item.name, board, query):
+            item.add_marker(pytest.mark.skip(reason=f"pack.yml checks.skip: {rule.reason}"))
+    for rule in pack.xfails:
+        if _rule_matches(rule, item.name, board, query):
+            defect = f" ({rule.defect})" if rule.defect else ""
+            item.add_marker(pytest.mark.xfail(reason=f"pack.yml checks.xfail: {rule.reason}{defect}"))
+    return item
+
+
+class PackFile(pytest.File):
+    """``<pack>/pack.yml``: the manifest's own items."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        session = dashpacks_session(self.config)
+        if session.settings.regressions_only:
+            return
+        try:
+            pack = session.pack(self.path)
+        except ConfigError as exc:
+            yield DashpackItem.from_parent(self, name="load", check="load", error=exc, span=exc.span)
+            return
+        yield apply_rules(DashpackItem.from_parent(self, name="load", check="load", pack=pack, span=pack.span))
+
+
+class BoardFile(pytest.File):
+    """``<pack>/boards/<board>.yml``: a load item and one collector per query."""
+
+    def collect(self) -> Iterator[pytest.Node]:
+        session = dashpacks_session(self.config)
+        if session.settings.regressions_only:
+            return
+        pack_dir = pack_dir_of(self.path, "boards")
+        assert pack_dir is not None
+        manifest = pack_dir / "pack.yml"
+        try:
+            pack = session.pack(manifest)
+        except ConfigError as exc:
+            error = ConfigError(f"cannot check this board: its pack.yml does not load ({exc})", exc.span)
+            yield DashpackItem.from_parent(self, name="load", check="load", error=error, span=exc.span)
+            return
+        try:
+            board = session.board(self.path, pack_dir)
+            versions = session.versions(pack)
+        except ConfigError as exc:
+            yield DashpackItem.from_parent(self, name="load", check="load", pack=pack, error=exc, span=exc.span)
+            return
+        yield apply_rules(DashpackItem.from_parent(self, name="load", check="load", pack=pack, board=board, span=SourceSpan(self.path, 1, 1)))
+        for query in board.queries:
+            yield QueryNode.from_parent(self, name=query.name, pack=pack, board=board, query=query, versions=[v.name for v in versions])
+
+
+class QueryNode(pytest.Collector):
+    """``<board>.yml::<query>``: the items checking one query."""
+
+    def __init__(self, *, pack: Pack, board: Board, query: Query, versions: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pack, self.board, self.query, self.versions = pack, board, query, versions
+
+    def collect(self) -> Iterator[pytest.Item]:
+        common = dict(pack=self.pack, board=self.board, query=self.query, span=self.query.span)
+
+        def item(name: str, check: str, param: str | None = None) -> DashpackItem:
+            return apply_rules(DashpackItem.from_parent(self, name=name, check=check, param=param, **common))
+
+        yield item("syntax", "syntax")
+        for version in self.versions:
+            yield item(f"schema[{self.pack.connector}@{version}]", "schema", version)
+        if any(b.query == self.query.name for b in self.board.bindings):
+            yield item("bindings", "bindings")
+        for target in self.pack.targets:
+            yield item(f"transpile[{target}]", "transpile", target)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, self.query.span.line - 1, self.name

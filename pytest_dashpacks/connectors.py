@@ -1,0 +1,209 @@
+"""Loading connector.yml: versions, ``extends`` chains and the eight change kinds.
+
+A version's tables are its parent's tables with its own ``changes`` applied in
+order; every change is kept in the version's lineage so a failing check can
+cite the change (and its note) that broke a query.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .model import Change, ColumnSpec, Connector, ConnectorVersion, ModelSpec, TableSpec
+from .yamlsource import YamlDoc, load_yaml, validate
+
+CHANGE_KINDS = (
+    "rename_table",
+    "rename_column",
+    "drop_column",
+    "add_column",
+    "change_type",
+    "change_values",
+    "add_table",
+    "drop_table",
+)
+
+
+def curated_fixture_root() -> Path:
+    """The plugin's own connector library: inside the wheel, or beside the package in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "connector_fixtures", here.parent / "connector_fixtures"):
+        if candidate.is_dir():
+            return candidate
+    return here / "connector_fixtures"
+
+
+def find_connector(name: str, roots: list[Path]) -> Path | None:
+    """The first ``<root>/<name>/connector.yml`` among ``roots`` (highest precedence first)."""
+    for root in roots:
+        candidate = root / name / "connector.yml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def available_connectors(roots: list[Path]) -> list[str]:
+    names: set[str] = set()
+    for root in roots:
+        if root.is_dir():
+            names.update(p.parent.name for p in root.glob("*/connector.yml"))
+    return sorted(names)
+
+
+def load_connector(path: Path) -> Connector:
+    """Load and resolve one connector.yml; raises :class:`ConfigError` naming file:line."""
+    doc = load_yaml(path)
+    validate(doc, "connector")
+    data = doc.data
+    name = data["connector"]
+    schema = data.get("schema", name)
+    resolved: dict[str, ConnectorVersion] = {}
+    for version in data["versions"]:
+        _resolve_version(doc, schema, str(version), resolved, ())
+    versions = tuple(resolved[str(v)] for v in data["versions"])
+    root = path.parent
+    seeds = {p.stem: p for p in sorted((root / "seed").glob("*.csv"))}
+    models = tuple(ModelSpec(p.stem, p, p.read_text("utf-8")) for p in sorted((root / "models").glob("*.sql")))
+    return Connector(name, schema, root, path, versions, models, seeds)
+
+
+def table_id(key: str, default_schema: str) -> tuple[str, str]:
+    """``charge`` -> (schema, charge); ``serving.daily_metrics`` -> (serving, daily_metrics)."""
+    if "." in key:
+        schema, _, name = key.rpartition(".")
+        return schema, name
+    return default_schema, key
+
+
+def _resolve_version(
+    doc: YamlDoc, schema: str, name: str, resolved: dict[str, ConnectorVersion], chain: tuple[str, ...]
+) -> ConnectorVersion:
+    if name in resolved:
+        return resolved[name]
+    versions = doc.data["versions"]
+    if name in chain:
+        cycle = " -> ".join(chain + (name,))
+        raise doc.error(f"extends cycle between versions: {cycle}", ("versions", chain[-1], "extends"))
+    body: dict[str, Any] = versions[name] or {}
+    base = ("versions", name)
+    tables: dict[str, TableSpec] = {}
+    lineage: tuple[Change, ...] = ()
+    parent = body.get("extends")
+    if parent is not None:
+        if str(parent) not in versions:
+            known = ", ".join(map(str, versions))
+            raise doc.error(f"version {name} extends unknown version {parent!r} (known: {known})", base + ("extends",))
+        parent_version = _resolve_version(doc, schema, str(parent), resolved, chain + (name,))
+        tables = dict(parent_version.tables)
+        lineage = parent_version.lineage
+    elif not body.get("tables"):
+        raise doc.error(f"version {name} has neither `tables` nor `extends`", base, key=True)
+    for key, table in (body.get("tables") or {}).items():
+        spec = _table(schema, str(key), table["columns"])
+        tables[_table_key(spec.schema, spec.name)] = spec
+    changes = []
+    for index, entry in enumerate(body.get("changes") or []):
+        kind = next(k for k in CHANGE_KINDS if k in entry)
+        change = Change(kind, name, dict(entry[kind]), entry.get("note", ""), doc.span(base + ("changes", index)))
+        _apply(doc, schema, tables, change, base + ("changes", index, kind))
+        changes.append(change)
+    version = ConnectorVersion(doc.data["connector"], name, tables, lineage + tuple(changes), doc.span(base, key=True))
+    resolved[name] = version
+    return version
+
+
+def _table_key(schema: str, name: str) -> str:
+    return f"{schema}.{name}".lower()
+
+
+def _column(name: str, spec: dict[str, Any]) -> ColumnSpec:
+    values = spec.get("values")
+    return ColumnSpec(
+        name=str(name),
+        type=str(spec["type"]),
+        nullable=spec.get("nullable", True),
+        primary_key=spec.get("primary_key", False),
+        references=spec.get("references"),
+        values=tuple(values) if values is not None else None,
+        unit=spec.get("unit"),
+        timezone=spec.get("timezone"),
+        description=spec.get("description"),
+    )
+
+
+def _table(schema: str, key: str, columns: dict[str, Any]) -> TableSpec:
+    table_schema, name = table_id(key, schema)
+    return TableSpec(key, table_schema, name, tuple(_column(c, s) for c, s in columns.items()))
+
+
+def _apply(doc: YamlDoc, schema: str, tables: dict[str, TableSpec], change: Change, where: tuple[Any, ...]) -> None:
+    """Apply one change to ``tables`` in place; a change naming a missing thing is a ConfigError."""
+    p = change.params
+
+    def existing(key_name: str) -> TableSpec:
+        table_schema, table_name = table_id(str(p[key_name]), schema)
+        table = tables.get(_table_key(table_schema, table_name))
+        if table is None:
+            known = ", ".join(sorted(t.key for t in tables.values()))
+            raise doc.error(f"{change.kind} names table {p[key_name]!r}, which does not exist here (tables: {known})", where + (key_name,))
+        return table
+
+    def column_of(table: TableSpec, key_name: str) -> ColumnSpec:
+        column = table.column(str(p[key_name]))
+        if column is None:
+            known = ", ".join(c.name for c in table.columns)
+            raise doc.error(f"{change.kind} names column {table.key}.{p[key_name]}, which does not exist here (columns: {known})", where + (key_name,))
+        return column
+
+    def put(table: TableSpec, columns: tuple[ColumnSpec, ...]) -> None:
+        tables[_table_key(table.schema, table.name)] = TableSpec(table.key, table.schema, table.name, columns)
+
+    if change.kind in ("add_table",):
+        table_schema, name = table_id(str(p["table"]), schema)
+        if _table_key(table_schema, name) in tables:
+            raise doc.error(f"add_table: table {p['table']!r} already exists", where + ("table",))
+        spec = _table(schema, str(p["table"]), p["columns"])
+        tables[_table_key(spec.schema, spec.name)] = spec
+        return
+    table = existing("table" if change.kind != "rename_table" else "from")
+    if change.kind == "drop_table":
+        del tables[_table_key(table.schema, table.name)]
+    elif change.kind == "rename_table":
+        del tables[_table_key(table.schema, table.name)]
+        new_schema, new_name = table_id(str(p["to"]), schema)
+        if _table_key(new_schema, new_name) in tables:
+            raise doc.error(f"rename_table: table {p['to']!r} already exists", where + ("to",))
+        tables[_table_key(new_schema, new_name)] = TableSpec(str(p["to"]), new_schema, new_name, table.columns)
+    elif change.kind == "add_column":
+        if table.column(str(p["column"])) is not None:
+            raise doc.error(f"add_column: column {table.key}.{p['column']} already exists", where + ("column",))
+        spec = {k: v for k, v in p.items() if k not in ("table", "column")}
+        put(table, table.columns + (_column(str(p["column"]), spec),))
+    else:
+        column = column_of(table, "from" if change.kind == "rename_column" else "column")
+        if change.kind == "rename_column" and table.column(str(p["to"])) is not None:
+            raise doc.error(f"rename_column: column {table.key}.{p['to']} already exists", where + ("to",))
+        replaced: list[ColumnSpec] = []
+        for c in table.columns:
+            if c is not column:
+                replaced.append(c)
+            elif change.kind == "rename_column":
+                replaced.append(_replace(c, name=str(p["to"])))
+            elif change.kind == "change_type":
+                replaced.append(_replace(c, type=str(p["to"])))
+            elif change.kind == "change_values":
+                replaced.append(_replace(c, values=tuple(p["values"])))
+            # drop_column: leave it out
+        put(table, tuple(replaced))
+
+
+def _replace(column: ColumnSpec, **changes: Any) -> ColumnSpec:
+    from dataclasses import replace
+
+    return replace(column, **changes)
+
+
+class ConnectorNotFound(ConfigError):
+    pass

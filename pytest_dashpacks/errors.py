@@ -1,0 +1,108 @@
+"""Our exception types: every problem carries the place in a file it comes from.
+
+``repr_failure`` renders a :class:`DashpacksError` as ``file:line: message``
+followed by an excerpt of the YAML (or rendered SQL) with a caret, so a pack
+author never sees a traceback of the plugin itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SourceSpan:
+    """A position in a file: 1-based line and column."""
+
+    path: Path
+    line: int = 0
+    column: int = 0
+
+    def location(self, rootdir: Path | None = None) -> str:
+        shown = self.path
+        if rootdir is not None:
+            try:
+                shown = self.path.relative_to(rootdir)
+            except ValueError:
+                shown = self.path
+        return f"{shown}:{self.line}" if self.line else str(shown)
+
+
+@dataclass(frozen=True)
+class SqlExcerpt:
+    """Rendered SQL with the position of the offending token (1-based)."""
+
+    sql: str
+    line: int = 0
+    column: int = 0
+    width: int = 1
+
+
+class DashpacksError(Exception):
+    """A problem in a pack that fails one item, with where it comes from."""
+
+    defect_class = "config"
+
+    def __init__(
+        self,
+        message: str,
+        span: SourceSpan | None = None,
+        *,
+        sql: SqlExcerpt | None = None,
+        key_path: str = "",
+        details: tuple[str, ...] = (),
+        defect_class: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.sql = sql
+        self.key_path = key_path
+        self.details = details
+        if defect_class is not None:
+            self.defect_class = defect_class
+
+    def __str__(self) -> str:
+        where = f"{self.span.location()}: " if self.span else ""
+        return f"{where}{self.message}"
+
+
+class ConfigError(DashpacksError):
+    """Invalid pack, board, connector, regression or ledger YAML."""
+
+    defect_class = "config"
+
+
+class RenderError(DashpacksError):
+    """A board query that does not render or parse."""
+
+    defect_class = "rendering"
+
+
+class CheckFailure(DashpacksError):
+    """A generated check that found a defect in the pack."""
+
+
+class CheckSkipped(Exception):
+    """A check that cannot apply to this query, with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def excerpt_lines(text: str, line: int, column: int = 0, *, context: int = 2, width: int = 1) -> list[str]:
+    """Numbered lines around ``line`` with a caret under ``column`` (both 1-based)."""
+    lines = text.splitlines()
+    if not lines or line < 1 or line > len(lines):
+        return []
+    first, last = max(1, line - context), min(len(lines), line + context)
+    pad = len(str(last))
+    out: list[str] = []
+    for number in range(first, last + 1):
+        marker = ">" if number == line else " "
+        out.append(f"{marker} {number:>{pad}} | {lines[number - 1]}")
+        if number == line and column >= 1:
+            out.append(" " * (pad + 5 + column - 1) + "^" * max(1, width))
+    return out

@@ -1,0 +1,213 @@
+"""The pack, board and connector model: frozen dataclasses built by the loaders.
+
+Nothing here reads files or runs SQL; checks receive these objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import SourceSpan
+
+# --- connectors ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    type: str
+    nullable: bool = True
+    primary_key: bool = False
+    references: str | None = None  # "table.column" (table may be qualified)
+    values: tuple[Any, ...] | None = None
+    unit: str | None = None
+    timezone: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    key: str  # as written in connector.yml: "charge" or "serving.daily_metrics"
+    schema: str
+    name: str
+    columns: tuple[ColumnSpec, ...]
+
+    def column(self, name: str) -> ColumnSpec | None:
+        lowered = name.lower()
+        return next((c for c in self.columns if c.name.lower() == lowered), None)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of a version's ``changes:`` list."""
+
+    kind: str
+    version: str
+    params: dict[str, Any]
+    note: str
+    span: SourceSpan
+
+    def describe(self) -> str:
+        p = self.params
+        text = {
+            "rename_table": lambda: f"table {p['from']} renamed to {p['to']}",
+            "rename_column": lambda: f"column {p['table']}.{p['from']} renamed to {p['to']}",
+            "drop_column": lambda: f"column {p['table']}.{p['column']} dropped",
+            "add_column": lambda: f"column {p['table']}.{p['column']} added",
+            "change_type": lambda: f"column {p['table']}.{p['column']} retyped to {p['to']}",
+            "change_values": lambda: f"accepted values of {p['table']}.{p['column']} changed to {', '.join(map(str, p['values']))}",
+            "add_table": lambda: f"table {p['table']} added",
+            "drop_table": lambda: f"table {p['table']} dropped",
+        }[self.kind]()
+        note = f" ({self.note})" if self.note else ""
+        return f"{text} in version {self.version}{note}, {self.span.location()}"
+
+
+@dataclass(frozen=True)
+class ConnectorVersion:
+    connector: str
+    name: str
+    tables: dict[str, TableSpec]  # by lower-cased "schema.table"
+    lineage: tuple[Change, ...]  # every change from the first version up to this one
+    span: SourceSpan
+
+    @property
+    def label(self) -> str:
+        return f"{self.connector}@{self.name}"
+
+    def table(self, schema: str, name: str) -> TableSpec | None:
+        return self.tables.get(f"{schema}.{name}".lower())
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A dbt-style model of the connector (``models/<name>.sql``)."""
+
+    name: str
+    path: Path
+    sql: str
+
+
+@dataclass(frozen=True)
+class Connector:
+    name: str
+    schema: str
+    root: Path
+    path: Path
+    versions: tuple[ConnectorVersion, ...]
+    models: tuple[ModelSpec, ...]
+    seeds: dict[str, Path]  # table key -> CSV
+
+    def version(self, name: str) -> ConnectorVersion | None:
+        return next((v for v in self.versions if v.name == name), None)
+
+
+# --- packs and boards -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    default: Any
+    input: str
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    sql: str  # the Jinja template as written
+    span: SourceSpan  # where the query (its SQL) starts in the board file
+    sql_first_line: int  # YAML line holding the first SQL line (block scalars start one below the key)
+    sql_indent: int  # columns of YAML indentation before each SQL line
+    origin: str = "queries"  # "queries" or "chart:<name>" for inline chart queries
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A chart key that names a column the query must return."""
+
+    chart: str
+    role: str  # "x", "y", "support.value", "style.columns", "layers[0].y" ...
+    column: str
+    numeric: bool
+    span: SourceSpan
+    query: str  # the query that must return it (a layer may bring its own)
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str
+    type: str
+    query: str | None
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class Board:
+    path: Path
+    stem: str
+    title: str
+    queries: tuple[Query, ...]
+    charts: tuple[Chart, ...]
+    bindings: tuple[Binding, ...]
+    variables: tuple[Variable, ...]
+    other_queries: tuple[str, ...] = ()  # non-SQL queries (values, http, ...) charts may name
+
+    def query(self, name: str) -> Query | None:
+        return next((q for q in self.queries if q.name == name), None)
+
+
+@dataclass(frozen=True)
+class CheckRule:
+    """A ``checks.skip`` / ``checks.xfail`` entry of pack.yml."""
+
+    check: str
+    query: str
+    reason: str
+    defect: str | None
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class KpiSource:
+    table: str
+    timestamp: str
+    value: str
+    scale: float = 1.0
+    filters: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    exclude_deleted: bool = False
+    exclude_history: bool = False
+
+
+@dataclass(frozen=True)
+class KpiContract:
+    name: str
+    board: str
+    query: str
+    grain: str
+    time_column: str
+    measure_column: str
+    source: KpiSource
+    narrative: str | None
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class Pack:
+    name: str
+    directory: Path
+    manifest: Path
+    connector: str
+    dialect: str
+    schema_versions: tuple[str, ...] | None  # None: every version of the connector
+    targets: tuple[str, ...]
+    timezone: str
+    variables: dict[str, Any]
+    kpis: tuple[KpiContract, ...]
+    skips: tuple[CheckRule, ...]
+    xfails: tuple[CheckRule, ...]
+    fixtures: Path | None
+    span: SourceSpan

@@ -1,0 +1,384 @@
+"""Loading pack.yml and dbt charts boards into the model.
+
+A board's queries come from ``queries:`` (a string, or a mapping with
+``sql:``) and from charts that carry their own query (named after the chart).
+Chart keys that name columns become :class:`Binding` objects, and layout
+references (``rows``/``cols``/``grid``/``tabs``) must name charts that exist.
+``meta.yml`` files between the pack and the board give defaults; files whose
+name starts with ``_`` are partials, not boards.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .model import Binding, Board, Chart, CheckRule, KpiContract, KpiSource, Pack, Query, Variable
+from .yamlsource import KeyPath, YamlDoc, load_yaml, validate
+
+# Chart types whose y (or x) axis carries the measure.
+_CARTESIAN = {"bar", "line", "area", "scatter"}
+_SQL_START = re.compile(r"^\s*(\(\s*)*(select|with)\b", re.IGNORECASE)
+
+
+def is_board_file(path: Path) -> bool:
+    return path.suffix in (".yml", ".yaml") and not path.name.startswith("_") and path.stem != "meta"
+
+
+def board_files(pack_dir: Path) -> list[Path]:
+    boards = pack_dir / "boards"
+    return sorted(p for p in boards.rglob("*") if p.is_file() and is_board_file(p)) if boards.is_dir() else []
+
+
+def regression_files(pack_dir: Path) -> list[Path]:
+    folder = pack_dir / "regressions"
+    return sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yml", ".yaml")) if folder.is_dir() else []
+
+
+def did_you_mean(name: str, known: list[str] | tuple[str, ...]) -> str:
+    hint = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    if hint:
+        return f" (did you mean {hint[0]!r}?)"
+    return f" (known: {', '.join(known)})" if known else ""
+
+
+# --- pack.yml -------------------------------------------------------------------
+
+
+def load_pack(manifest: Path) -> Pack:
+    """Load and validate pack.yml (its own content only; references resolve later)."""
+    doc = load_yaml(manifest)
+    validate(doc, "pack")
+    data = doc.data
+    rules = data.get("checks", {})
+    fixtures = data.get("fixtures")
+    return Pack(
+        name=str(data.get("pack", manifest.parent.name)),
+        directory=manifest.parent,
+        manifest=manifest,
+        connector=str(data["connector"]),
+        dialect=data.get("dialect", "duckdb"),
+        schema_versions=tuple(map(str, data["schema_versions"])) if "schema_versions" in data else None,
+        targets=tuple(data.get("targets", ())),
+        timezone=data.get("timezone", "UTC"),
+        variables=dict(data.get("variables", {})),
+        kpis=tuple(_kpi(doc, name, body) for name, body in data.get("kpis", {}).items()),
+        skips=tuple(_rule(doc, ("checks", "skip", i), r) for i, r in enumerate(rules.get("skip", []))),
+        xfails=tuple(_rule(doc, ("checks", "xfail", i), r) for i, r in enumerate(rules.get("xfail", []))),
+        fixtures=(manifest.parent / fixtures).resolve() if fixtures else None,
+        span=doc.span(()),
+    )
+
+
+def _rule(doc: YamlDoc, path: KeyPath, body: dict[str, Any]) -> CheckRule:
+    return CheckRule(body["check"], body.get("query", "*"), body["reason"], body.get("defect"), doc.span(path))
+
+
+def _kpi(doc: YamlDoc, name: str, body: dict[str, Any]) -> KpiContract:
+    src = body["source"]
+    filters = {k: tuple(v) if isinstance(v, list) else (v,) for k, v in src.get("filters", {}).items()}
+    source = KpiSource(
+        table=src["table"],
+        timestamp=src["timestamp"],
+        value=src["value"],
+        scale=float(src.get("scale", 1)),
+        filters=filters,
+        exclude_deleted=src.get("exclude_deleted", False),
+        exclude_history=src.get("exclude_history", False),
+    )
+    return KpiContract(
+        name=str(name),
+        board=body["board"],
+        query=body["query"],
+        grain=body["grain"],
+        time_column=body["time_column"],
+        measure_column=body["measure_column"],
+        source=source,
+        narrative=body.get("narrative"),
+        span=doc.span(("kpis", name), key=True),
+    )
+
+
+# --- boards -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A queries/charts/variables entry and the file it was written in (board or meta.yml)."""
+
+    name: str
+    value: Any
+    doc: YamlDoc
+    path: KeyPath
+
+
+def _meta_docs(board_path: Path, pack_dir: Path) -> list[YamlDoc]:
+    """meta.yml files from the pack root down to the board's folder, root first."""
+    folders = []
+    folder = board_path.parent
+    while True:
+        folders.append(folder)
+        if folder == pack_dir or folder.parent == folder:
+            break
+        folder = folder.parent
+    docs = []
+    for folder in reversed(folders):
+        for name in ("meta.yml", "meta.yaml"):
+            candidate = folder / name
+            if candidate.is_file():
+                doc = load_yaml(candidate)
+                validate(doc, "meta")
+                docs.append(doc)
+    return docs
+
+
+def load_board(path: Path, pack_dir: Path) -> Board:
+    """Load one board, merge meta.yml defaults and check its internal references."""
+    doc = load_yaml(path)
+    validate(doc, "board")
+    if not isinstance(doc.data, dict):  # pragma: no cover - the schema requires a mapping
+        raise doc.error("a board must be a mapping")
+    metas = _meta_docs(path, pack_dir)
+    sections = {key: _merged(key, metas, doc) for key in ("queries", "charts", "variables")}
+
+    variables = tuple(
+        Variable(e.name, (e.value or {}).get("default"), (e.value or {}).get("input", "auto"), e.doc.span(e.path, key=True))
+        for e in sections["variables"]
+    )
+    queries: list[Query] = []
+    other_queries: list[str] = []
+    for entry in sections["queries"]:
+        if isinstance(entry.value, str):
+            queries.append(_query(entry.name, entry.value, entry.doc, entry.path))
+        elif "sql" in entry.value:
+            queries.append(_query(entry.name, entry.value["sql"], entry.doc, entry.path + ("sql",)))
+        else:
+            other_queries.append(entry.name)
+
+    chart_entries = list(sections["charts"]) + _layout_inline_charts(doc)
+    names = {q.name: q for q in queries}
+    charts: list[Chart] = []
+    bindings: list[Binding] = []
+    for entry in chart_entries:
+        body = entry.value
+        query_name = _chart_query(entry, body, names, queries, other_queries)
+        charts.append(Chart(entry.name, body.get("type", "auto"), query_name, entry.doc.span(entry.path, key=True)))
+        if query_name is not None:
+            bindings.extend(_bindings(entry, body, query_name, names, queries, other_queries))
+    _check_layout(doc, {c.name for c in charts})
+    return Board(
+        path=path,
+        stem=path.stem,
+        title=str(doc.data.get("title", path.stem)),
+        queries=tuple(queries),
+        charts=tuple(charts),
+        bindings=tuple(bindings),
+        variables=variables,
+        other_queries=tuple(other_queries),
+    )
+
+
+def _merged(key: str, metas: list[YamlDoc], board: YamlDoc) -> list[_Entry]:
+    entries: dict[str, _Entry] = {}
+    for doc in metas + [board]:
+        for name, value in (doc.data.get(key) or {}).items():
+            entries[str(name)] = _Entry(str(name), value, doc, (key, name))
+    return list(entries.values())
+
+
+def _query(name: str, sql: str, doc: YamlDoc, path: KeyPath, origin: str = "queries") -> Query:
+    span = doc.span(path)
+    lines = doc.text.splitlines()
+    first_line, indent = span.line, span.column - 1
+    head = lines[span.line - 1][span.column - 1 :] if 0 < span.line <= len(lines) else ""
+    if head[:1] in ("|", ">"):
+        # Block scalar: the SQL starts on the next non-empty line, at its indentation.
+        first_line = span.line + 1
+        while first_line <= len(lines) and not lines[first_line - 1].strip():
+            first_line += 1
+        if first_line <= len(lines):
+            text = lines[first_line - 1]
+            indent = len(text) - len(text.lstrip())
+    elif head[:1] in ("'", '"'):
+        indent += 1
+    return Query(name, sql, span, first_line, indent, origin)
+
+
+def _chart_query(
+    entry: _Entry, body: dict[str, Any], names: dict[str, Query], queries: list[Query], other: list[str]
+) -> str | None:
+    """The query a chart reads, adding an inline one (named after the chart) when it carries SQL."""
+    ref = body.get("query")
+    if ref is None:
+        return None
+    if isinstance(ref, dict):
+        if "sql" not in ref:
+            return None
+        return _inline(entry, entry.name, ref["sql"], entry.path + ("query", "sql"), names, queries)
+    ref = str(ref)
+    if ref.startswith("queries."):
+        ref = ref[len("queries.") :]
+    if ref in names or ref in other:
+        return ref
+    if _SQL_START.search(ref):
+        return _inline(entry, entry.name, ref, entry.path + ("query",), names, queries)
+    if "." in ref or "#" in ref or "/" in ref:
+        return None  # cross-file reference (partial or another board): resolved by dbt charts itself
+    known = list(names) + other
+    raise entry.doc.error(f"chart {entry.name!r} names unknown query {ref!r}{did_you_mean(ref, known)}", entry.path + ("query",))
+
+
+def _inline(entry: _Entry, name: str, sql: str, path: KeyPath, names: dict[str, Query], queries: list[Query]) -> str:
+    if name in names:
+        first = names[name].span
+        raise entry.doc.error(
+            f"duplicate query name {name!r}: chart {entry.name!r} carries an inline query named after it, "
+            f"and a query of that name is defined at line {first.line}",
+            path,
+        )
+    query = _query(name, sql, entry.doc, path, origin=f"chart:{entry.name}")
+    names[name] = query
+    queries.append(query)
+    return name
+
+
+def _column_ref(value: Any) -> str | None:
+    """A chart channel names a column as a string or as ``{field: col, ...}``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("field"), str):
+        return value["field"]
+    return None
+
+
+def _bindings(
+    entry: _Entry, body: dict[str, Any], query: str, names: dict[str, Query], queries: list[Query], other: list[str]
+) -> list[Binding]:
+    chart_type = body.get("type", "auto")
+    out: list[Binding] = []
+
+    def add(role: str, value: Any, path: KeyPath, numeric: bool, for_query: str = query) -> None:
+        column = _column_ref(value)
+        if column:
+            out.append(Binding(entry.name, role, column, numeric, entry.doc.span(entry.path + path), for_query))
+
+    def channels(layer: dict[str, Any], prefix: str, path: KeyPath, kind: str, for_query: str) -> None:
+        numeric_y = kind in _CARTESIAN
+        for key in ("x", "y"):
+            value = layer.get(key)
+            numeric = (key == "y" and numeric_y) or (key == "x" and kind in ("histogram", "spark_bar"))
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    add(f"{prefix}{key}[{i}]", item, path + (key, i), numeric, for_query)
+            else:
+                add(prefix + key, value, path + (key,), numeric, for_query)
+        for key in ("color", "shape", "opacity", "lookup", "latitude", "longitude", "background"):
+            add(prefix + key, layer.get(key), path + (key,), False, for_query)
+        for key in ("size", "theta"):
+            add(prefix + key, layer.get(key), path + (key,), True, for_query)
+        if "value" in layer:
+            add(prefix + "value", layer["value"], path + ("value",), kind in ("kpi", "geoshape", "map"), for_query)
+
+    channels(body, "", (), chart_type, query)
+    support = body.get("support")
+    if isinstance(support, dict):
+        add("support.value", support.get("value"), ("support", "value"), True)
+    sort = body.get("sort")
+    if isinstance(sort, dict):
+        add("sort.by", sort.get("by"), ("sort", "by"), False)
+    stroke = body.get("stroke")
+    if isinstance(stroke, dict):
+        for key in ("color", "width"):
+            add(f"stroke.{key}", _column_ref(stroke.get(key)) if isinstance(stroke.get(key), dict) else None, ("stroke", key), False)
+    multiples = body.get("multiples")
+    if isinstance(multiples, dict):
+        for key in ("rows", "columns"):
+            add(f"multiples.{key}", multiples.get(key), ("multiples", key), False)
+    style = body.get("style")
+    if isinstance(style, dict) and isinstance(style.get("columns"), dict):
+        for column in style["columns"]:
+            add("style.columns", str(column), ("style", "columns", column), False)
+    formatting = body.get("conditional_formatting")
+    if isinstance(formatting, dict):
+        for column in formatting:
+            add("conditional_formatting", str(column), ("conditional_formatting", column), False)
+    for i, spanner in enumerate(body.get("spanners") or []):
+        for j, column in enumerate((spanner or {}).get("columns") or []):
+            add(f"spanners[{i}].columns", column, ("spanners", i, "columns", j), False)
+    for i, layer in enumerate(body.get("layers") or []):
+        if not isinstance(layer, dict):
+            continue
+        layer_query = query
+        if "query" in layer:
+            layer_entry = _Entry(f"{entry.name}_layer{i}", layer, entry.doc, entry.path + ("layers", i))
+            layer_query = _chart_query(layer_entry, layer, names, queries, other)
+            if layer_query is None:
+                continue
+        channels(layer, f"layers[{i}].", ("layers", i), layer.get("type", chart_type), layer_query)
+    return out
+
+
+def _layout_inline_charts(doc: YamlDoc) -> list[_Entry]:
+    """Charts written inline in the layout: ``- {chart_id: {type: ..., query: ...}}``."""
+    found: list[_Entry] = []
+
+    def walk(value: Any, path: KeyPath) -> None:
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict) and len(item) == 1:
+                    (key, body), = item.items()
+                    if isinstance(body, dict) and ("type" in body or "query" in body) and key not in _LAYOUT_KEYS:
+                        found.append(_Entry(str(key), body, doc, path + (i, key)))
+                        continue
+                walk(item, path + (i,))
+        elif isinstance(value, dict):
+            for key in _LAYOUT_KEYS:
+                if key in value:
+                    walk(value[key], path + (key,))
+
+    for key in _LAYOUT_KEYS:
+        if key in doc.data:
+            walk(doc.data[key], (key,))
+    return found
+
+
+_LAYOUT_KEYS = ("rows", "cols", "grid", "tabs", "items")
+
+
+def _check_layout(doc: YamlDoc, charts: set[str]) -> None:
+    """Every chart name in the layout must be a chart of the board."""
+
+    def check_ref(ref: str, path: KeyPath) -> None:
+        special = ref.endswith((".yml", ".yaml")) or ref.startswith("_") or "." in ref or "/" in ref or "{" in ref
+        if not special and ref not in charts:
+            raise doc.error(f"layout names unknown chart {ref!r}{did_you_mean(ref, sorted(charts))}", path)
+
+    def walk(value: Any, path: KeyPath) -> None:
+        if isinstance(value, str):
+            check_ref(value, path)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, path + (i,))
+        elif isinstance(value, dict):
+            if isinstance(value.get("item"), str):
+                check_ref(value["item"], path + ("item",))
+            for key in _LAYOUT_KEYS:
+                if key in value and not (key == "items" and isinstance(value[key], dict)):
+                    walk(value[key], path + (key,))
+
+    for key in ("rows", "cols", "grid", "tabs"):
+        if key in doc.data:
+            walk(doc.data[key], (key,))
+
+
+def board_error_for_pack(board_path: Path, pack_manifest: Path, problem: ConfigError) -> ConfigError:
+    """The board cannot be checked because its pack (or connector) failed to load."""
+    return ConfigError(
+        f"cannot check this board: {pack_manifest.name} of its pack failed to load ({problem.message}); "
+        f"see {problem.span.location() if problem.span else pack_manifest}",
+        problem.span,
+    )

@@ -1,0 +1,211 @@
+"""The per-process session: settings plus caches of everything loaded or analysed.
+
+Collection asks it for packs, boards and connectors (YAML only). Items ask it
+for rendered and parsed queries and per-version catalogs, computed once per
+worker on first use and shared by every item that needs them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from .connectors import available_connectors, find_connector, load_connector
+from .errors import ConfigError, DashpacksError, RenderError, SourceSpan
+from .model import Board, Connector, ConnectorVersion, Pack, Query
+from .packs import did_you_mean, load_board, load_pack
+from .rendering import RenderContext, name_line, render_sql, render_model, template_names
+from .settings import Settings
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class VersionCatalog:
+    """A connector version ready for analysis: models built, sqlglot schema made."""
+
+    version: ConnectorVersion
+    models: dict[str, Any]  # name -> sqlanalysis.ModelOutput
+    schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    sql: str
+    ast: Any  # sqlglot expression; copy before mutating
+
+
+@dataclass
+class DashpacksSession:
+    settings: Settings
+    _cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+
+    def _memo(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
+        """Cache results and errors alike, so a broken file is read once and fails every item the same way."""
+        if key not in self._cache:
+            try:
+                self._cache[key] = build()
+            except DashpacksError as exc:
+                self._cache[key] = exc
+        value = self._cache[key]
+        if isinstance(value, DashpacksError):
+            raise value
+        return value
+
+    # --- loading (collection-safe: YAML only) ---------------------------------
+
+    def pack(self, manifest: Path) -> Pack:
+        return self._memo(("pack", manifest), lambda: load_pack(manifest))
+
+    def connector_path(self, pack: Pack) -> Path:
+        roots = self.settings.fixture_roots(pack.fixtures)
+        path = find_connector(pack.connector, roots)
+        if path is None:
+            doc_span = _key_span(pack.manifest, "connector")
+            known = available_connectors(roots)
+            raise ConfigError(
+                f"unknown connector {pack.connector!r}{did_you_mean(pack.connector, known)}; "
+                f"searched {', '.join(str(r) for r in roots)}",
+                doc_span,
+            )
+        return path
+
+    def connector(self, pack: Pack) -> Connector:
+        return self._memo(("connector-of", pack.manifest), lambda: self._connector(self.connector_path(pack)))
+
+    def _connector(self, path: Path) -> Connector:
+        return self._memo(("connector", path), lambda: load_connector(path))
+
+    def versions(self, pack: Pack) -> tuple[ConnectorVersion, ...]:
+        """The connector versions a pack is checked against, oldest first."""
+
+        def build() -> tuple[ConnectorVersion, ...]:
+            connector = self.connector(pack)
+            if pack.schema_versions is None:
+                return connector.versions
+            chosen = []
+            known = [v.name for v in connector.versions]
+            for index, name in enumerate(pack.schema_versions):
+                version = connector.version(name)
+                if version is None:
+                    raise ConfigError(
+                        f"connector {connector.name} has no schema version {name!r}{did_you_mean(name, known)}",
+                        _key_span(pack.manifest, "schema_versions", index),
+                    )
+                chosen.append(version)
+            return tuple(sorted(chosen, key=lambda v: known.index(v.name)))
+
+        return self._memo(("versions", pack.manifest), build)
+
+    def board(self, path: Path, pack_dir: Path) -> Board:
+        return self._memo(("board", path), lambda: load_board(path, pack_dir))
+
+    # --- analysis (runtest only) ----------------------------------------------
+
+    def render_context(self, pack: Pack, board: Board) -> RenderContext:
+        def build() -> RenderContext:
+            connector = self.connector(pack)
+            values = {v.name: v.default for v in board.variables}
+            values.update({k: v for k, v in pack.variables.items() if k in values})
+            return RenderContext(
+                connector.name, connector.schema, pack.dialect, tuple(m.name for m in connector.models), values,
+                {q.name: q.sql for q in board.queries},
+            )
+
+        return self._memo(("context", pack.manifest, board.path), build)
+
+    def parsed(self, pack: Pack, board: Board, query: Query) -> ParsedQuery:
+        """The query rendered and parsed in the pack dialect (RenderError located in the YAML)."""
+
+        def build() -> ParsedQuery:
+            from .sqlanalysis import parse_query
+
+            sql = self.rendered(pack, board, query)
+            try:
+                return ParsedQuery(sql, parse_query(sql, pack.dialect))
+            except RenderError as exc:
+                raise _locate(exc, query) from None
+
+        return self._memo(("parsed", board.path, query.name), build)
+
+    def rendered(self, pack: Pack, board: Board, query: Query) -> str:
+        def build() -> str:
+            try:
+                return render_sql(query.sql, self.render_context(pack, board), (query.name,))
+            except RenderError as exc:
+                raise _locate(exc, query, template=True) from None
+
+        return self._memo(("rendered", board.path, query.name), build)
+
+    def catalog(self, pack: Pack, version: ConnectorVersion) -> VersionCatalog:
+        connector = self.connector(pack)
+
+        def build() -> VersionCatalog:
+            from .sqlanalysis import mapping_schema, model_outputs
+
+            names = tuple(m.name for m in connector.models)
+            rendered = []
+            for model in connector.models:
+                try:
+                    rendered.append((model.name, render_model(model.sql, connector.name, connector.schema, names)))
+                except RenderError as exc:
+                    raise ConfigError(f"model {model.name} does not render: {exc.message}", SourceSpan(model.path, exc.sql.line if exc.sql else 0)) from None
+            models = model_outputs(rendered, version, connector.schema)
+            return VersionCatalog(version, models, mapping_schema(version, models))
+
+        return self._memo(("catalog", connector.path, version.name), build)
+
+    def check_board_references(self, pack: Pack, board: Board) -> None:
+        """Every Jinja name a query reads is a declared variable; queries.x and ref() resolve."""
+        connector = self.connector(pack)
+        declared = {v.name for v in board.variables}
+        sql_queries = {q.name for q in board.queries}
+        models = {m.name for m in connector.models}
+        for query in board.queries:
+            try:
+                names = template_names(query.sql)
+            except Exception as exc:  # a Jinja syntax error: reported with its line by the syntax item
+                raise _locate(RenderError(f"Jinja syntax error: {exc}"), query, template=True) from None
+            for name in sorted(names - declared):
+                raise _template_error(
+                    query, name,
+                    f"query {query.name!r} uses unknown variable {name!r}{did_you_mean(name, sorted(declared))}",
+                )
+            for match in re.finditer(r"queries\.(\w+)", query.sql):
+                if match.group(1) not in sql_queries:
+                    raise _template_error(
+                        query, match.group(0),
+                        f"query {query.name!r} expands unknown query {match.group(1)!r}{did_you_mean(match.group(1), sorted(sql_queries))}",
+                    )
+            for match in re.finditer(r"ref\(\s*['\"]([^'\"]+)['\"]", query.sql):
+                if match.group(1) not in models:
+                    raise _template_error(
+                        query, match.group(0),
+                        f"query {query.name!r} refs unknown model {match.group(1)!r} of connector {connector.name}"
+                        f"{did_you_mean(match.group(1), sorted(models))}",
+                    )
+
+
+def _key_span(path: Path, *key: Any) -> SourceSpan:
+    from .yamlsource import load_yaml
+
+    return load_yaml(path).span(key)
+
+
+def _locate(exc: RenderError, query: Query, *, template: bool = False) -> RenderError:
+    """Point a render/parse error at the query in the board file."""
+    line = query.span.line
+    if template and exc.sql is not None and exc.sql.line:
+        line = query.sql_first_line + exc.sql.line - 1
+    exc.span = SourceSpan(query.span.path, line, query.span.column)
+    return exc
+
+
+def _template_error(query: Query, needle: str, message: str) -> ConfigError:
+    line = name_line(query.sql, needle) or next(
+        (n for n, text in enumerate(query.sql.splitlines(), 1) if needle in text), 0
+    )
+    yaml_line = query.sql_first_line + line - 1 if line else query.span.line
+    return ConfigError(message, SourceSpan(query.span.path, yaml_line, query.sql_indent + 1))

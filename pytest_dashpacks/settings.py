@@ -1,0 +1,116 @@
+"""Command-line options and their ini twins, resolved once into frozen settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DEFAULT_TIMEZONES = ("UTC", "America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe")
+
+# (flag suffix, ini name, help, default, kind)
+_OPTIONS: tuple[tuple[str, str, str, Any, str], ...] = (
+    ("fixtures", "dashpacks_fixtures", "fixture root holding <connector>/connector.yml (ini: relative to the ini file)", None, "path"),
+    ("timezones", "dashpacks_timezones", "session time zones for timezone[...] items", " ".join(DEFAULT_TIMEZONES), "list"),
+    ("large-rows", "dashpacks_large_rows", "rows per table for volume[large]", "200000", "int"),
+    ("query-timeout", "dashpacks_query_timeout", "seconds a fixture query may run", "10", "float"),
+    ("ledger", "dashpacks_ledger", "defect ledger file (defects.yml)", None, "path"),
+    ("report", "dashpacks_report", "write the stability report as JSON to this path", None, "path"),
+    ("history", "dashpacks_history", "append one JSON line per run here and show trends", None, "path"),
+    ("html", "dashpacks_html", "write the stability report as one HTML page", None, "path"),
+    ("pin-dir", "dashpacks_pin_dir", "write a regression file for every failing data check here", None, "path"),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dashpacks", "dashboard pack checks (pytest-dashpacks)")
+    group.addoption("--dashpacks", action="store_true", default=None, help="collect pack.yml files and their boards as test items")
+    parser.addini("dashpacks", "collect dashboard packs without --dashpacks", type="bool", default=False)
+    group.addoption(
+        "--dashpacks-regressions", action="store_true", default=False,
+        help="run only pinned regression cases (regression YAML and dashpack_regression-marked tests)",
+    )
+    for suffix, ini, help_text, default, kind in _OPTIONS:
+        dest = "dashpacks_" + suffix.replace("-", "_")
+        group.addoption(f"--dashpacks-{suffix}", dest=dest, default=None, help=f"{help_text} (ini: {ini})")
+        parser.addini(ini, help_text, type="paths" if kind == "path" else "string", default=[] if kind == "path" else default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    enabled: bool
+    regressions_only: bool
+    fixtures: Path | None
+    rootdir: Path
+    timezones: tuple[str, ...]
+    large_rows: int
+    query_timeout: float
+    ledger: Path | None
+    report: Path | None
+    history: Path | None
+    html: Path | None
+    pin_dir: Path | None
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> Settings:
+        def value(suffix: str, kind: str) -> Any:
+            dest = "dashpacks_" + suffix.replace("-", "_")
+            cli = config.getoption(dest)
+            if cli is not None:
+                return Path(cli).resolve() if kind == "path" else cli
+            ini = config.getini(dest)
+            if kind == "path":
+                return Path(ini[0]).resolve() if ini else None  # "paths" ini values are relative to the ini file
+            return ini
+
+        def number(suffix: str, convert: type) -> Any:
+            raw = value(suffix, "str")
+            try:
+                result = convert(raw)
+            except ValueError:
+                raise pytest.UsageError(f"--dashpacks-{suffix} / dashpacks_{suffix.replace('-', '_')}: not a number: {raw!r}") from None
+            if result <= 0:
+                raise pytest.UsageError(f"--dashpacks-{suffix}: must be positive, got {raw!r}")
+            return result
+
+        enabled = bool(config.getoption("dashpacks") or config.getini("dashpacks"))
+        regressions_only = bool(config.getoption("dashpacks_regressions"))
+        timezones = tuple(str(value("timezones", "str")).replace(",", " ").split())
+        _check_zones(timezones)
+        return cls(
+            enabled=enabled or regressions_only,
+            regressions_only=regressions_only,
+            fixtures=value("fixtures", "path"),
+            rootdir=Path(config.rootpath),
+            timezones=timezones,
+            large_rows=number("large-rows", int),
+            query_timeout=number("query-timeout", float),
+            ledger=value("ledger", "path"),
+            report=value("report", "path"),
+            history=value("history", "path"),
+            html=value("html", "path"),
+            pin_dir=value("pin-dir", "path"),
+        )
+
+    def fixture_roots(self, pack_fixtures: Path | None) -> list[Path]:
+        """Fixture roots by precedence: pack.yml > option > ini > <rootdir>/connector_fixtures > curated."""
+        from .connectors import curated_fixture_root
+
+        roots = [pack_fixtures, self.fixtures, self.rootdir / "connector_fixtures", curated_fixture_root()]
+        out: list[Path] = []
+        for root in roots:
+            if root is not None and root.resolve() not in out:
+                out.append(root.resolve())
+        return out
+
+
+def _check_zones(zones: tuple[str, ...]) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    for zone in zones:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise pytest.UsageError(f"dashpacks_timezones: unknown IANA time zone {zone!r}") from None

@@ -1,0 +1,626 @@
+"""SQL analysis with sqlglot: parsing, resolving tables and columns against a
+connector version, type and accepted-value checks, output columns, transpiling.
+
+Rules are pure functions named after what they return; every function that
+changes an AST works on a copy.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Iterable
+
+from .errors import RenderError, SqlExcerpt
+from .model import Change, ConnectorVersion, TableSpec
+from .rendering import MODEL_SCHEMA
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a query, located in the rendered SQL."""
+
+    message: str
+    sql: SqlExcerpt | None
+    cause: Change | None = None
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    """A connector model's output columns in one version, or why it does not build."""
+
+    name: str
+    columns: dict[str, str]  # lower-cased name -> SQL type
+    problem: Problem | None = None
+
+
+# --- parsing -------------------------------------------------------------------------
+
+
+def excerpt_at(sql: str, node: Any) -> SqlExcerpt:
+    """Where ``node`` (or its first identifier with a position) sits in ``sql``."""
+    from sqlglot import exp
+
+    for candidate in ([node] if isinstance(node, exp.Identifier) else []) + list(node.find_all(exp.Identifier)):
+        meta = candidate.meta
+        if "start" in meta:
+            start, end = meta["start"], meta["end"]
+            line = sql.count("\n", 0, start) + 1
+            column = start - (sql.rfind("\n", 0, start) + 1) + 1
+            return SqlExcerpt(sql, line, column, end - start + 1)
+    return SqlExcerpt(sql, 0, 0)
+
+
+def parse_query(sql: str, dialect: str) -> exp.Query:
+    """Parse a board query: exactly one SELECT/WITH statement, else :class:`RenderError`."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError, TokenError
+
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        line, col = first.get("line", 0), first.get("col", 0)
+        token = first.get("highlight") or ""
+        description = first.get("description") or str(exc).splitlines()[0]
+        start = max(1, col - len(token) + 1) if token else col
+        raise RenderError(
+            f"SQL does not parse as {dialect}: {description}", sql=SqlExcerpt(sql, line, start, max(1, len(token)))
+        ) from None
+    except TokenError as exc:
+        raise RenderError(f"SQL does not tokenize as {dialect}: {exc}", sql=SqlExcerpt(sql, 0, 0)) from None
+    if not statements:
+        raise RenderError("the query is empty", sql=SqlExcerpt(sql, 0, 0))
+    if len(statements) > 1:
+        second = statements[1]
+        raise RenderError(
+            f"a board query must be one statement; found {len(statements)} "
+            f"({', '.join(_statement_kind(s) for s in statements)})",
+            sql=excerpt_at(sql, second),
+        )
+    statement = statements[0]
+    if not isinstance(statement, exp.Query):
+        raise RenderError(
+            f"only a SELECT/WITH statement is a valid board query; found {_statement_kind(statement)}",
+            sql=SqlExcerpt(sql, 1, 1, len(sql.lstrip().split(None, 1)[0]) if sql.strip() else 1),
+        )
+    return statement
+
+
+def _statement_kind(statement: Any) -> str:
+    from sqlglot import exp
+
+    if isinstance(statement, exp.Query):
+        return "SELECT"
+    if isinstance(statement, exp.Command):
+        return str(statement.this).upper()
+    return type(statement).__name__.upper()
+
+
+# --- schemas ---------------------------------------------------------------------------
+
+
+def mapping_schema(version: ConnectorVersion, models: dict[str, ModelOutput]) -> dict[str, dict[str, dict[str, str]]]:
+    """{schema: {table: {column: type}}} for sqlglot, models included under the model schema."""
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for table in version.tables.values():
+        out.setdefault(table.schema.lower(), {})[table.name.lower()] = {c.name.lower(): c.type for c in table.columns}
+    for model in models.values():
+        if model.problem is None:
+            out.setdefault(MODEL_SCHEMA, {})[model.name.lower()] = dict(model.columns)
+    return out
+
+
+@dataclass
+class _Source:
+    """What a FROM item provides: known columns, or None when they cannot be known."""
+
+    columns: dict[str, str] | None
+    table: TableSpec | None = None
+
+
+def schema_problems(
+    ast: exp.Query, sql: str, version: ConnectorVersion, models: dict[str, ModelOutput], default_schema: str
+) -> list[Problem]:
+    """Tables and columns the query names that ``version`` does not have."""
+    from sqlglot import exp
+    from sqlglot.optimizer.scope import Scope, traverse_scope
+
+    problems: list[Problem] = []
+    reported: set[str] = set()
+    try:
+        scopes = traverse_scope(ast)
+    except Exception as exc:  # sqlglot cannot build scopes for some exotic SQL
+        return [Problem(f"cannot analyse the query's scopes: {exc}", SqlExcerpt(sql, 0, 0))]
+    resolved: dict[int, dict[str, _Source]] = {}
+
+    def table_source(table: exp.Table) -> _Source:
+        schema = (table.db or default_schema).lower()
+        name = table.name.lower()
+        if schema == MODEL_SCHEMA:
+            model = models.get(name)
+            if model is None:
+                _report(f"table:{schema}.{name}", Problem(f"model {name} does not exist", excerpt_at(sql, table)))
+                return _Source(None)
+            if model.problem is not None:
+                _report(
+                    f"model:{name}",
+                    Problem(
+                        f"model {name} does not build on {version.label}: {model.problem.message}",
+                        excerpt_at(sql, table),
+                        model.problem.cause,
+                        model.problem.hint,
+                    ),
+                )
+                return _Source(None)
+            return _Source(model.columns)
+        spec = version.table(schema, name)
+        if spec is None:
+            _report(f"table:{schema}.{name}", _missing_table(sql, table, schema, name, version))
+            return _Source(None)
+        return _Source({c.name.lower(): c.type for c in spec.columns}, spec)
+
+    def _report(key: str, problem: Problem) -> None:
+        if key not in reported:
+            reported.add(key)
+            problems.append(problem)
+
+    for scope in scopes:
+        sources: dict[str, _Source] = {}
+        for alias, source in scope.sources.items():
+            if isinstance(source, exp.Table):
+                sources[alias.lower()] = table_source(source)
+            elif isinstance(source, Scope):
+                sources[alias.lower()] = _scope_source(source, resolved)
+            else:
+                sources[alias.lower()] = _Source(None)
+        resolved[id(scope)] = sources
+        aliases = {s.alias.lower() for s in getattr(scope.expression, "selects", []) if isinstance(s, exp.Alias)}
+        for column in scope.columns:
+            problem = _column_problem(column, scope, sources, aliases, resolved, sql, version)
+            if problem is not None:
+                _report(f"column:{column.sql()}", problem)
+    return problems
+
+
+def _scope_source(scope: Any, resolved: dict[int, dict[str, _Source]]) -> _Source:
+    from sqlglot import exp
+
+    expression = scope.expression
+    if not isinstance(expression, exp.Query) or not isinstance(expression, (exp.Select, exp.SetOperation)):
+        return _Source(None)
+    selects = expression.selects
+    if any(isinstance(s, exp.Star) or (isinstance(s, exp.Column) and isinstance(s.this, exp.Star)) for s in selects):
+        inner = resolved.get(id(scope), {})
+        if len(inner) == 1 and all(isinstance(s, exp.Star) for s in selects):
+            return next(iter(inner.values()))
+        return _Source(None)
+    return _Source({name.lower(): "" for name in expression.named_selects})
+
+
+def _column_problem(
+    column: exp.Column,
+    scope: Any,
+    sources: dict[str, _Source],
+    aliases: set[str],
+    resolved: dict[int, dict[str, _Source]],
+    sql: str,
+    version: ConnectorVersion,
+) -> Problem | None:
+    name = column.name.lower()
+    if not name or column.is_star:
+        return None
+    qualifier = column.table.lower()
+    if qualifier:
+        source = sources.get(qualifier) or _outer_source(scope, qualifier, resolved)
+        if source is None:
+            # `t.s.f`: struct field access; `col.field` where col belongs to a source.
+            if column.args.get("db") and column.text("db").lower() in sources:
+                return None
+            if any(s.columns is None or qualifier in s.columns for s in sources.values()):
+                return None
+            return Problem(f"unknown table or alias {column.table!r} in {column.sql()}", excerpt_at(sql, column))
+        if source.columns is None or name in source.columns:
+            return None
+        return _missing_column(sql, column, source, version)
+    if name in aliases:
+        return None
+    if any(s.columns is None or name in s.columns for s in sources.values()):
+        return None
+    if any(s.columns is None or name in s.columns or name == alias for alias, s in _outer_sources(scope, resolved)):
+        return None
+    if name in sources:  # BigQuery: a bare table alias used as a value
+        return None
+    tables = [s for s in sources.values() if s.table is not None]
+    if len(tables) == 1:
+        return _missing_column(sql, column, tables[0], version)
+    candidates = sorted({c for s in sources.values() for c in (s.columns or {})})
+    hint = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return Problem(
+        f"column {column.name} does not exist in any table of this query in {version.label}",
+        excerpt_at(sql, column),
+        hint=f"did you mean {hint[0]}?" if hint else "",
+    )
+
+
+def _outer_sources(scope: Any, resolved: dict[int, dict[str, _Source]]) -> Iterable[tuple[str, _Source]]:
+    parent = scope.parent
+    while parent is not None:
+        yield from resolved.get(id(parent), {}).items()
+        parent = parent.parent
+
+
+def _outer_source(scope: Any, qualifier: str, resolved: dict[int, dict[str, _Source]]) -> _Source | None:
+    return next((s for alias, s in _outer_sources(scope, resolved) if alias == qualifier), None)
+
+
+def _missing_table(sql: str, table: exp.Table, schema: str, name: str, version: ConnectorVersion) -> Problem:
+    cause = None
+    for change in reversed(version.lineage):
+        p = change.params
+        if change.kind == "rename_table" and _last(p["from"]) == name:
+            cause = change
+            hint = f"use {p['to']}"
+            break
+        if change.kind == "drop_table" and _last(p["table"]) == name:
+            cause, hint = change, ""
+            break
+    else:
+        names = sorted({t.name.lower() for t in version.tables.values() if t.schema.lower() == schema})
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        hint = f"did you mean {schema}.{close[0]}?" if close else ""
+    where = f"{schema}.{name}"
+    return Problem(f"table {where} does not exist in {version.label}", excerpt_at(sql, table), cause, hint)
+
+
+def _missing_column(sql: str, column: exp.Column, source: _Source, version: ConnectorVersion) -> Problem:
+    name = column.name.lower()
+    table = source.table
+    owner = f"{table.schema}.{table.name}" if table else (column.table or "the source")
+    cause, hint = None, ""
+    if table is not None:
+        cause, hint = _column_history(table, name, version)
+    if not hint:
+        close = difflib.get_close_matches(name, list(source.columns or {}), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else ""
+    return Problem(f"column {owner}.{column.name} does not exist in {version.label}", excerpt_at(sql, column), cause, hint)
+
+
+def _last(key: str) -> str:
+    return str(key).rpartition(".")[2].lower()
+
+
+def _column_history(table: TableSpec, column: str, version: ConnectorVersion) -> tuple[Change | None, str]:
+    """The change that removed ``table.column`` and where the column went, if anywhere."""
+    names = {table.name.lower()}
+    for change in version.lineage:  # a table renamed later still answers to its old name
+        if change.kind == "rename_table" and _last(change.params["to"]) in names:
+            names.add(_last(change.params["from"]))
+    for change in reversed(version.lineage):
+        p = change.params
+        if change.kind == "rename_column" and _last(p["table"]) in names and str(p["from"]).lower() == column:
+            return change, f"renamed to {p['to']}: use {p['to']}"
+        if change.kind == "drop_column" and _last(p["table"]) in names and str(p["column"]).lower() == column:
+            moved = [
+                c for c in version.lineage
+                if c.kind in ("add_column", "add_table") and c.version == change.version and _adds_column(c, column)
+            ]
+            if moved:
+                target = moved[0].params["table"]
+                return change, f"moved to {target}.{p['column']}: join {target} to read it"
+            return change, ""
+    return None, ""
+
+
+def _adds_column(change: Change, column: str) -> bool:
+    if change.kind == "add_column":
+        return str(change.params["column"]).lower() == column
+    return column in {str(c).lower() for c in change.params.get("columns", {})}
+
+
+# --- types and accepted values ----------------------------------------------------------
+
+
+def qualified(ast: exp.Query, schema: dict[str, Any], dialect: str) -> exp.Query:
+    """A copy of ``ast`` with qualified columns, expanded stars and annotated types."""
+    from sqlglot.optimizer.annotate_types import annotate_types
+    from sqlglot.optimizer.qualify import qualify
+
+    copy = qualify(
+        ast.copy(), schema=schema, dialect=dialect, validate_qualify_columns=False, quote_identifiers=False,
+        expand_stars=True,
+    )
+    return annotate_types(copy, schema=schema, dialect=dialect)
+
+
+_CATEGORIES = ("text", "number", "boolean", "temporal")
+
+
+def type_category(data_type: Any) -> str | None:
+    from sqlglot import exp
+
+    if data_type is None:
+        return None
+    t = data_type.this
+    if t in exp.DataType.TEXT_TYPES:
+        return "text"
+    if t in exp.DataType.NUMERIC_TYPES:
+        return "number"
+    if t == exp.DataType.Type.BOOLEAN:
+        return "boolean"
+    if t in exp.DataType.TEMPORAL_TYPES:
+        return "temporal"
+    return None
+
+
+def _base_columns(tree: exp.Query, version: ConnectorVersion, default_schema: str) -> dict[int, tuple[TableSpec, str]]:
+    """id(column node) -> (table, column name) for columns read straight from a connector table."""
+    from sqlglot import exp
+    from sqlglot.optimizer.scope import traverse_scope
+
+    out: dict[int, tuple[TableSpec, str]] = {}
+    for scope in traverse_scope(tree):
+        for column in scope.columns:
+            source = scope.sources.get(column.table)
+            if isinstance(source, exp.Table):
+                spec = version.table((source.db or default_schema).lower(), source.name.lower())
+                if spec is not None:
+                    out[id(column)] = (spec, column.name)
+    return out
+
+
+def type_and_value_problems(
+    ast: exp.Query, sql: str, version: ConnectorVersion, schema: dict[str, Any], dialect: str, default_schema: str
+) -> list[Problem]:
+    """Compared or joined columns of incompatible types; literals outside accepted ``values``."""
+    from sqlglot import exp
+
+    tree = qualified(ast, schema, dialect)
+    bases = _base_columns(tree, version, default_schema)
+    problems: list[Problem] = []
+    comparisons = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
+    for node in tree.find_all(*comparisons, exp.In):
+        if isinstance(node, exp.In):
+            left, rights = node.this, list(node.expressions)
+        else:
+            left, rights = node.left, [node.right]
+        for a, b in [(left, r) for r in rights] + [(r, left) for r in rights]:
+            problem = _value_problem(a, b, bases, sql, version)
+            if problem:
+                problems.append(problem)
+        if not isinstance(node, exp.In):
+            problem = _type_problem(node, bases, sql, version)
+            if problem:
+                problems.append(problem)
+    return problems
+
+
+def _value_problem(column: Any, literal: Any, bases: dict[int, tuple[TableSpec, str]], sql: str, version: ConnectorVersion) -> Problem | None:
+    from sqlglot import exp
+
+    if not isinstance(column, exp.Column) or not isinstance(literal, exp.Literal) or not literal.is_string:
+        return None
+    base = bases.get(id(column))
+    if base is None:
+        return None
+    table, name = base
+    spec = table.column(name)
+    if spec is None or spec.values is None:
+        return None
+    accepted = [str(v) for v in spec.values]
+    if literal.this in accepted:
+        return None
+    cause = next(
+        (
+            c for c in reversed(version.lineage)
+            if c.kind == "change_values" and _last(c.params["table"]) == table.name.lower() and str(c.params["column"]).lower() == name.lower()
+        ),
+        None,
+    )
+    close = difflib.get_close_matches(literal.this, accepted, n=1, cutoff=0.5)
+    return Problem(
+        f"{table.schema}.{table.name}.{spec.name} is compared with {literal.this!r}, which {version.label} never emits "
+        f"(accepted values: {', '.join(accepted)})",
+        excerpt_at(sql, column),
+        cause,
+        f"did you mean {close[0]!r}?" if close else "",
+    )
+
+
+def _type_problem(node: Any, bases: dict[int, tuple[TableSpec, str]], sql: str, version: ConnectorVersion) -> Problem | None:
+    from sqlglot import exp
+
+    left, right = node.left, node.right
+    if any(isinstance(side.unnest(), (exp.Literal, exp.Null, exp.Placeholder)) for side in (left, right)):
+        return None
+    a, b = type_category(left.type), type_category(right.type)
+    if a is None or b is None or a == b:
+        return None
+    role = "joins" if node.find_ancestor(exp.Join) is not None else "compares"
+    cause = None
+    for side in (left, right):
+        for column in side.find_all(exp.Column):
+            base = bases.get(id(column))
+            if base is None:
+                continue
+            table, name = base
+            cause = cause or next(
+                (
+                    c for c in reversed(version.lineage)
+                    if c.kind == "change_type" and _last(c.params["table"]) == table.name.lower() and str(c.params["column"]).lower() == name.lower()
+                ),
+                None,
+            )
+    return Problem(
+        f"{role} {left.sql()} ({left.type.sql().upper()}) with {right.sql()} ({right.type.sql().upper()}) in {version.label}: "
+        f"Redshift and Postgres refuse to compare {a} with {b}",
+        excerpt_at(sql, left),
+        cause,
+        "cast one side explicitly (CAST(x AS VARCHAR)) so every warehouse compares the same way",
+    )
+
+
+# --- output columns -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    name: str
+    category: str | None  # text, number, boolean, temporal, or None when unknown
+
+
+def output_columns(ast: exp.Query, schema: dict[str, Any], dialect: str) -> list[OutputColumn] | None:
+    """The columns the query returns with their type category; None if they cannot be known."""
+    from sqlglot import exp
+
+    try:
+        tree = qualified(ast, schema, dialect)
+    except Exception:
+        tree = None
+    if tree is None:
+        if any(isinstance(s, exp.Star) or (isinstance(s, exp.Column) and s.is_star) for s in ast.selects):
+            return None
+        return [OutputColumn(name, None) for name in ast.named_selects]
+    if any(isinstance(s, exp.Star) or (isinstance(s, exp.Column) and s.is_star) for s in tree.selects):
+        return None
+    return [OutputColumn(s.alias_or_name, type_category(s.type)) for s in tree.selects]
+
+
+# --- models --------------------------------------------------------------------------------
+
+
+def model_outputs(
+    models: list[tuple[str, str]], version: ConnectorVersion, default_schema: str
+) -> dict[str, ModelOutput]:
+    """Build each rendered model (name, sql) on ``version``, in dependency order."""
+    out: dict[str, ModelOutput] = {}
+    pending = dict(models)
+    while pending:
+        progressed = False
+        for name, sql in list(pending.items()):
+            deps = [m for m in pending if m != name and f"{MODEL_SCHEMA}.{m}" in sql]
+            if deps:
+                continue
+            out[name] = _model_output(name, sql, version, out, default_schema)
+            del pending[name]
+            progressed = True
+        if not progressed:  # a ref cycle: report each remaining model
+            for name in pending:
+                out[name] = ModelOutput(name, {}, Problem(f"models reference each other in a cycle: {', '.join(pending)}", None))
+            break
+    return out
+
+
+def _model_output(name: str, sql: str, version: ConnectorVersion, built: dict[str, ModelOutput], default_schema: str) -> ModelOutput:
+    try:
+        ast = parse_query(sql, "duckdb")
+    except RenderError as exc:
+        return ModelOutput(name, {}, Problem(exc.message, exc.sql))
+    problems = schema_problems(ast, sql, version, built, default_schema)
+    if problems:
+        return ModelOutput(name, {}, problems[0])
+    schema = mapping_schema(version, built)
+    tree = qualified(ast, schema, "duckdb")
+    columns = {s.alias_or_name.lower(): s.type.sql("duckdb") if s.type else "" for s in tree.selects}
+    return ModelOutput(name, columns)
+
+
+# --- transpiling ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def known_functions(dialect: str) -> frozenset[str] | None:
+    """The target's built-in function names (shipped catalogs), or None when we have none."""
+    path = resources.files("pytest_dashpacks.function_catalogs").joinpath(f"{dialect}.txt")
+    if not path.is_file():
+        return None
+    names = (line.strip().upper() for line in path.read_text("utf-8").splitlines())
+    return frozenset(n for n in names if n and not n.startswith("#"))
+
+
+# Words that precede "(" in generated SQL without being function calls.
+_NOT_CALLS = {
+    "IN", "OVER", "AS", "VALUES", "EXISTS", "ON", "USING", "AND", "OR", "NOT", "FROM", "JOIN", "WHERE", "SELECT",
+    "WITH", "FILTER", "WITHIN", "GROUP", "BY", "INTERVAL", "ROW", "TABLE", "LATERAL", "THEN", "ELSE", "WHEN",
+    "CASE", "RETURNS", "PARTITION", "ORDER", "HAVING", "QUALIFY", "UNION", "ALL", "ANY", "SOME", "IS", "LIKE",
+    "ILIKE", "BETWEEN", "DISTINCT", "RECURSIVE", "WINDOW", "ROWS", "RANGE", "LIMIT", "INTERSECT", "EXCEPT",
+    "PIVOT", "UNPIVOT", "FOR", "TABLESAMPLE", "MATCH_RECOGNIZE", "RESPECT", "IGNORE", "NULLS", "CUBE", "ROLLUP",
+    "SETS", "GROUPING",
+}
+
+
+def transpile(ast: exp.Query, target: str) -> str:
+    """The query as ``target`` SQL; raises sqlglot's UnsupportedError where it knows it cannot."""
+    from sqlglot.errors import ErrorLevel
+
+    return ast.sql(dialect=target, unsupported_level=ErrorLevel.RAISE)
+
+
+def called_functions(sql: str, dialect: str) -> list[tuple[str, int, int]]:
+    """(NAME, line, column) of every call in ``sql`` as the dialect tokenizes it."""
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.tokens import TokenType
+
+    tokens = Dialect.get_or_raise(dialect).tokenize(sql)
+    type_tokens = _type_tokens()
+    calls = []
+    for i, token in enumerate(tokens[:-1]):
+        if tokens[i + 1].token_type != TokenType.L_PAREN or token.token_type in type_tokens:
+            continue
+        if token.token_type in (TokenType.IDENTIFIER, TokenType.STRING, TokenType.R_PAREN, TokenType.L_PAREN):
+            continue
+        name = token.text.upper()
+        if name in _NOT_CALLS or not name[:1].isalpha() and name[:1] != "_":
+            continue
+        j = i
+        while j >= 2 and tokens[j - 1].token_type == TokenType.DOT and tokens[j - 2].token_type == TokenType.VAR:
+            name = tokens[j - 2].text.upper() + "." + name
+            j -= 2
+        # "x AS alias(a, b)" column lists and "WITH cte(a) AS" are not calls
+        if j >= 1 and tokens[j - 1].token_type in (TokenType.ALIAS, TokenType.WITH, TokenType.COMMA) and _is_cte_list(tokens, i):
+            continue
+        calls.append((name, token.line, token.col - len(token.text) + 1))
+    return calls
+
+
+def _is_cte_list(tokens: list[Any], i: int) -> bool:
+    """True when the parenthesis after tokens[i] closes and is followed by AS (a column list)."""
+    from sqlglot.tokens import TokenType
+
+    depth = 0
+    for token in tokens[i + 1 :]:
+        if token.token_type == TokenType.L_PAREN:
+            depth += 1
+        elif token.token_type == TokenType.R_PAREN:
+            depth -= 1
+            if depth == 0:
+                break
+    else:
+        return False
+    index = tokens.index(token)
+    return index + 1 < len(tokens) and tokens[index + 1].token_type == TokenType.ALIAS
+
+
+@functools.lru_cache(maxsize=1)
+def _type_tokens() -> frozenset[Any]:
+    from sqlglot.parser import Parser
+
+    return frozenset(Parser.TYPE_TOKENS)
+
+
+def unknown_functions(target_sql: str, target: str, back: exp.Query) -> list[tuple[str, int, int]]:
+    """Calls in the target SQL that the target warehouse does not have."""
+    from sqlglot import exp
+
+    known = known_functions(target)
+    if known is None:  # no catalog: only what sqlglot itself does not know
+        anonymous = {f.name.upper() for f in back.find_all(exp.Anonymous)}
+        return [c for c in called_functions(target_sql, target) if c[0] in anonymous]
+    return [c for c in called_functions(target_sql, target) if c[0] not in known and c[0].rpartition(".")[2] not in known]

@@ -1,0 +1,254 @@
+"""Safe YAML loading with line marks, and JSON Schema validation of the result.
+
+Every value keeps the line and column it came from, keyed by its path
+(``("queries", "daily", "sql")``), so any later error can name file:line.
+Only the standard YAML tags are accepted, duplicate keys are errors, and
+alias expansion is bounded so an alias bomb fails fast instead of eating memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import functools
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError, SourceSpan
+
+KeyPath = tuple[Any, ...]
+
+MAX_NODES = 200_000  # far above any real board; an alias bomb passes it in microseconds
+
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null", "timestamp")}
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_scalars = yaml.constructor.SafeConstructor()
+
+
+@dataclass(frozen=True)
+class YamlDoc:
+    """A parsed YAML file: plain data plus the position of every value and key."""
+
+    path: Path
+    data: Any
+    text: str
+    marks: dict[KeyPath, tuple[int, int]] = field(repr=False)
+    key_marks: dict[KeyPath, tuple[int, int]] = field(repr=False)
+
+    def span(self, key_path: KeyPath = (), *, key: bool = False) -> SourceSpan:
+        """Where the value (or, with ``key=True``, the key) at ``key_path`` is."""
+        table = self.key_marks if key else self.marks
+        path = tuple(key_path)
+        while path:
+            if path in table:
+                line, col = table[path]
+                return SourceSpan(self.path, line, col)
+            if key and path in self.marks:
+                line, col = self.marks[path]
+                return SourceSpan(self.path, line, col)
+            path = path[:-1]
+        line, col = self.marks.get((), (1, 1))
+        return SourceSpan(self.path, line, col)
+
+    def error(self, message: str, key_path: KeyPath = (), *, key: bool = False) -> ConfigError:
+        return ConfigError(message, self.span(key_path, key=key), key_path=format_key_path(key_path))
+
+
+def format_key_path(key_path: KeyPath) -> str:
+    out = ""
+    for part in key_path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def read_text(path: Path) -> str:
+    """Read a UTF-8 file; a non-UTF-8 byte is reported with its line."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            f"file is not UTF-8: byte 0x{raw[exc.start]:02x} cannot be decoded", SourceSpan(path, line, column)
+        ) from None
+
+
+def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
+    """Parse one YAML document with marks; raise :class:`ConfigError` naming file:line."""
+    if text is None:
+        text = read_text(path)
+    if not text.strip():
+        raise ConfigError("file is empty", SourceSpan(path, 1, 1))
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise ConfigError(f"YAML syntax error: {problem}", SourceSpan(path, line, col)) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - reader errors without marks
+        raise ConfigError(f"YAML error: {exc}", SourceSpan(path, 1, 1)) from None
+    if root is None:
+        raise ConfigError("file holds no YAML document", SourceSpan(path, 1, 1))
+    builder = _Builder(path)
+    data = builder.build(root, ())
+    return YamlDoc(path, data, text, builder.marks, builder.key_marks)
+
+
+class _Builder:
+    """Turns a composed node tree into plain data, recording marks as it goes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.nodes = 0
+        self.marks: dict[KeyPath, tuple[int, int]] = {}
+        self.key_marks: dict[KeyPath, tuple[int, int]] = {}
+
+    def _fail(self, message: str, node: yaml.Node) -> ConfigError:
+        mark = node.start_mark
+        return ConfigError(message, SourceSpan(self.path, mark.line + 1, mark.column + 1))
+
+    def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self._fail(f"YAML expands to more than {MAX_NODES} nodes (an alias bomb?)", node)
+        self.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _TAG + "seq":
+                raise self._fail(f"YAML tag {node.tag!r} is not allowed", node)
+            return [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
+        if node.tag != _TAG + "map":
+            raise self._fail(f"YAML tag {node.tag!r} is not allowed", node)
+        return self._mapping(node, path)
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag not in _SCALAR_TAGS:
+            raise self._fail(f"YAML tag {node.tag!r} is not allowed", node)
+        value = _scalars.construct_object(node)
+        # Dates stay text: formats speak JSON, and a date's meaning is up to the reader.
+        if isinstance(value, (dt.date, dt.datetime)):
+            return node.value
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        seen: dict[Any, int] = {}
+        merged: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _TAG + "merge":
+                for source in _merge_sources(value_node):
+                    merged.update(self._mapping(source, path))
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self._fail("mapping keys must be plain scalars", key_node)
+            key = self._scalar(key_node)
+            if isinstance(key, float) or key is None:
+                key = key_node.value
+            if key in seen:
+                raise self._fail(
+                    f"duplicate key {key!r} (first defined on line {seen[key]})",
+                    key_node,
+                )
+            seen[key] = key_node.start_mark.line + 1
+            self.key_marks[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = self.build(value_node, path + (key,))
+        return {**merged, **out} if merged else out
+
+
+def _merge_sources(node: yaml.Node) -> list[yaml.MappingNode]:
+    if isinstance(node, yaml.MappingNode):
+        return [node]
+    if isinstance(node, yaml.SequenceNode):
+        return [item for item in node.value if isinstance(item, yaml.MappingNode)]
+    return []
+
+
+# --- JSON Schema validation -------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _validator(name: str) -> Any:
+    import jsonschema
+
+    schema = json.loads(resources.files("pytest_dashpacks.schemas").joinpath(f"{name}.json").read_text("utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def validate(doc: YamlDoc, schema_name: str, data: Any = None, base: KeyPath = ()) -> None:
+    """Validate ``doc`` (or ``data`` found at ``base`` inside it) against a shipped schema.
+
+    Raises one :class:`ConfigError` for the first problem in file order, listing
+    the others as details.
+    """
+    instance = doc.data if data is None else data
+    errors = sorted(_validator(schema_name).iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [problem for error in errors for problem in _describe(doc, error, base)]
+    if not problems:
+        return
+    problems.sort(key=lambda p: (p[0].line, p[0].column))
+    span, message, key_path = problems[0]
+    details = tuple(f"{s.location()}: {m}" for s, m, _ in problems[1:8])
+    raise ConfigError(message, span, key_path=key_path, details=details)
+
+
+def _describe(doc: YamlDoc, error: Any, base: KeyPath) -> list[tuple[SourceSpan, str, str]]:
+    path = base + tuple(error.absolute_path)
+    where = format_key_path(path) or "document"
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        from jsonschema.exceptions import best_match
+
+        return _describe(doc, best_match(error.context), base)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = list(error.schema.get("properties", {}))
+        patterns = error.schema.get("patternProperties", {})
+        out = []
+        import re
+
+        for key in error.instance:
+            if key in known or any(re.search(p, str(key)) for p in patterns):
+                continue
+            hint = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            suffix = f" (did you mean {hint[0]!r}?)" if hint else (f"; known keys: {', '.join(known)}" if known else "")
+            out.append((doc.span(path + (key,), key=True), f"unknown key {key!r} in {where}{suffix}", format_key_path(path + (key,))))
+        return out
+    if error.validator == "required":
+        message = f"{where}: {error.message.replace(' is a required property', '')} is required"
+    elif error.validator == "type":
+        expected = error.validator_value
+        names = {"object": "mapping", "array": "list"}
+        expected = [names.get(e, e) for e in (expected if isinstance(expected, list) else [expected])]
+        expected = " or ".join(expected)
+        message = f"{where}: expected {_article(expected)}, got {_kind(error.instance)} {_short(error.instance)}"
+    elif error.validator == "enum":
+        message = f"{where}: {_short(error.instance)} is not one of {', '.join(map(str, error.validator_value))}"
+    elif error.validator == "const":
+        message = f"{where}: must be {error.validator_value!r}"
+    else:
+        message = f"{where}: {error.message}"
+    return [(doc.span(path), message, format_key_path(path))]
+
+
+def _article(kind: str) -> str:
+    return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
+
+
+def _kind(value: Any) -> str:
+    return {dict: "mapping", list: "list", str: "string", bool: "boolean", int: "integer", float: "number"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,121 @@
+"""Bad input fails only its own items with a clear file:line message; the other packs still run."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import GOOD_BOARD, GOOD_PACK, good_pack, outcomes_by_node
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+    for i in range(8)
+)
+
+
+def board_with_query(sql: str) -> str:
+    body = "\n".join("    " + line for line in sql.splitlines())
+    return GOOD_BOARD.replace("  by_priority:\n", f"  extra: |\n{body}\n  by_priority:\n", 1)
+
+
+# (case id, files of the broken pack, failing node id suffix, expected message line)
+CASES = [
+    ("yaml-syntax", {"boards/support.yml": "title: x\nqueries:\n  a: [unclosed\n"},
+     "boards/support.yml::load", "*boards/support.yml:4: load: YAML syntax error: *"),
+    ("wrong-type", {"pack.yml": GOOD_PACK.replace("targets: [snowflake]", "targets: snowflake")},
+     "pack.yml::load", "*pack.yml:3: load: targets: expected a list, got string \"snowflake\""),
+    ("unknown-key", {"pack.yml": GOOD_PACK + "fixturs: ../fx\n"},
+     "pack.yml::load", "*pack.yml:5: load: unknown key 'fixturs' in document (did you mean 'fixtures'?)"),
+    ("duplicate-key", {"boards/support.yml": GOOD_BOARD.replace("  by_priority:\n", "  daily: SELECT 1 AS x\n  by_priority:\n")},
+     "boards/support.yml::load", "*boards/support.yml:12: load: duplicate key 'daily' (first defined on line 6)"),
+    ("duplicate-query-name", {"boards/support.yml": GOOD_BOARD.replace(
+        "  split: {type: bar,", "  daily: {type: kpi, query: \"SELECT 1 AS n\", value: n}\n  split: {type: bar,")},
+     "boards/support.yml::load", "*boards/support.yml:19: load: duplicate query name 'daily': chart 'daily' carries an inline query*"),
+    ("unknown-query", {"boards/support.yml": GOOD_BOARD.replace("query: by_priority", "query: by_prio")},
+     "boards/support.yml::load", "*boards/support.yml:19: load: chart 'split' names unknown query 'by_prio' (did you mean 'by_priority'?)"),
+    ("unknown-variable", {"boards/support.yml": GOOD_BOARD.replace("filter('status', status)", "filter('status', statuses)")},
+     "boards/support.yml::load", "*boards/support.yml:10: load: query 'daily' uses unknown variable 'statuses' (did you mean 'status'?)"),
+    ("unknown-connector", {"pack.yml": GOOD_PACK.replace("zendesk", "zendsk")},
+     "pack.yml::load", "*pack.yml:1: load: unknown connector 'zendsk' (did you mean 'zendesk'?)*"),
+    ("unknown-version", {"pack.yml": GOOD_PACK.replace('"2025-03"', '"2025-04"')},
+     "pack.yml::load", "*pack.yml:2: load: connector zendesk has no schema version '2025-04' (did you mean '2025-03'?)"),
+    ("empty-file", {"boards/support.yml": ""},
+     "boards/support.yml::load", "*boards/support.yml:1: load: file is empty"),
+    ("non-utf8", {"boards/support.yml": GOOD_BOARD.encode().replace(b"title: Support", b"title: Caf\xe9")},
+     "boards/support.yml::load", "*boards/support.yml:1: load: file is not UTF-8: byte 0xe9 cannot be decoded"),
+    ("alias-bomb", {"boards/support.yml": BOMB},
+     "boards/support.yml::load", "*boards/support.yml:*: load: YAML expands to more than 200000 nodes (an alias bomb?)"),
+    ("yaml-tag", {"boards/support.yml": "title: !!python/object:os.system x\n"},
+     "boards/support.yml::load", "*boards/support.yml:1: load: YAML tag 'tag:yaml.org,2002:python/object:os.system' is not allowed"),
+    ("two-statements", {"boards/support.yml": board_with_query("SELECT 1 AS a; SELECT 2 AS b")},
+     "boards/support.yml::extra::syntax", "*boards/support.yml:12: syntax: a board query must be one statement; found 2 (SELECT, SELECT)"),
+    ("jinja-internals", {"boards/support.yml": board_with_query("SELECT '{{ ''.__class__ }}' AS a")},
+     "boards/support.yml::extra::syntax", "*boards/support.yml:13: syntax: template reaches for Python internals, refused by the sandbox*"),
+    ("undefined-jinja", {"boards/support.yml": board_with_query("SELECT {{ range.__globals__ }} AS a")},
+     "boards/support.yml::extra::syntax", "*boards/support.yml:13: syntax: *"),
+]
+
+STATEMENTS = [
+    ("ddl", "CREATE TABLE x AS SELECT 1", "CREATE"),
+    ("dml", "DELETE FROM zendesk.ticket", "DELETE"),
+    ("copy", "COPY zendesk.ticket TO '/tmp/out.csv'", "COPY"),
+    ("attach", "ATTACH '/tmp/other.db' AS other", "ATTACH"),
+    ("install", "INSTALL httpfs", "INSTALL"),
+    ("pragma", "PRAGMA database_list", "PRAGMA"),
+]
+
+
+@pytest.mark.parametrize("case, broken, failing, message", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_fails_its_own_item(packs, pytester, case, broken, failing, message):
+    files = good_pack("good")
+    bad = good_pack("bad")
+    bad.update({f"packs/bad/{name}": content for name, content in broken.items()})
+    packs({**files, **bad})
+    result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider", "-rA")
+    result.stdout.fnmatch_lines([message])
+    assert "Traceback" not in result.stdout.str()
+    outcomes = outcomes_by_node(result)
+    assert outcomes[f"packs/bad/{failing}"] == "FAILED"
+    # Nothing of the good pack is lost or failing.
+    good = {node: outcome for node, outcome in outcomes.items() if node.startswith("packs/good/")}
+    assert len(good) == 10 and set(good.values()) == {"PASSED"}, good
+
+
+@pytest.mark.parametrize("case, sql, kind", STATEMENTS, ids=[s[0] for s in STATEMENTS])
+def test_only_select_is_a_board_query(packs, pytester, case, sql, kind):
+    files = good_pack("bad", board=board_with_query(sql))
+    packs(files)
+    result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines([f"*boards/support.yml:12: syntax: only a SELECT/WITH statement is a valid board query; found {kind}"])
+    result.assert_outcomes(passed=10, failed=1, skipped=2)
+
+
+def test_connector_extends_cycle_and_missing_names(packs, pytester):
+    connector = """\
+connector: acme
+versions:
+  "1":
+    tables:
+      orders: {columns: {id: {type: bigint}, total: {type: double}}}
+  "2":
+    extends: "3"
+  "3":
+    extends: "2"
+"""
+    missing = connector.replace('  "2":\n    extends: "3"\n  "3":\n    extends: "2"\n', '  "2":\n    extends: "1"\n    changes:\n      - rename_column: {table: orders, from: amount, to: total_amount}\n        note: never existed\n')
+    board = 'queries:\n  q: SELECT id FROM acme.orders\ncharts:\n  t: {type: table, query: q}\nrows: [t]\n'
+    packs({
+        "fx/acme/connector.yml": connector,
+        "fx2/acme/connector.yml": missing,
+        "packs/cycle/pack.yml": "connector: acme\nfixtures: ../../fx\n",
+        "packs/cycle/boards/b.yml": board,
+        "packs/missing/pack.yml": "connector: acme\nfixtures: ../../fx2\n",
+        "packs/missing/boards/b.yml": board,
+        **good_pack("good"),
+    })
+    result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines_random([
+        "*fx/acme/connector.yml:9: load: extends cycle between versions: 2 -> 3 -> 2",
+        "*fx2/acme/connector.yml:9: load: rename_column names column orders.amount, which does not exist here (columns: id, total)",
+    ])
+    # pack load and board load of each broken pack fail; the good pack passes whole.
+    result.assert_outcomes(passed=10, failed=4)

@@ -205,7 +205,10 @@ class QueryNode(pytest.Collector):
         common = dict(pack=self.pack, board=self.board, query=self.query, span=self.query.span)
 
         def item(name: str, check: str, param: str | None = None) -> DashpackItem:
-            return apply_rules(DashpackItem.from_parent(self, name=name, check=check, param=param, **common))
+            # An explicit id string is parsed the way pytest parses stored ids (--lf,
+            # cache), so "schema[stripe@2023-10]" keeps its bracket as the parameter part.
+            node = DashpackItem.from_parent(self, name=name, nodeid=f"{self.nodeid}::{name}", check=check, param=param, **common)
+            return apply_rules(node)
 
         yield item("syntax", "syntax")
         for version in self.versions:

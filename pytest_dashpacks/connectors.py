@@ -7,6 +7,7 @@ cite the change (and its note) that broke a query.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,8 @@ def _apply(doc: YamlDoc, schema: str, tables: dict[str, TableSpec], change: Chan
     def put(table: TableSpec, columns: tuple[ColumnSpec, ...]) -> None:
         tables[_table_key(table.schema, table.name)] = TableSpec(table.key, table.schema, table.name, columns)
 
+    if change.kind in ("rename_table", "rename_column"):
+        _rewrite_references(schema, tables, change)
     if change.kind in ("add_table",):
         table_schema, name = table_id(str(p["table"]), schema)
         if _table_key(table_schema, name) in tables:
@@ -200,10 +203,30 @@ def _apply(doc: YamlDoc, schema: str, tables: dict[str, TableSpec], change: Chan
 
 
 def _replace(column: ColumnSpec, **changes: Any) -> ColumnSpec:
-    from dataclasses import replace
-
     return replace(column, **changes)
 
 
-class ConnectorNotFound(ConfigError):
-    pass
+def _rewrite_references(schema: str, tables: dict[str, TableSpec], change: Change) -> None:
+    """Keep ``references: table.column`` pointing at the renamed table or column."""
+    p = change.params
+    if change.kind == "rename_table":
+        old = _table_key(*table_id(str(p["from"]), schema))
+
+        def rewrite(ref: str) -> str:
+            table, _, column = ref.rpartition(".")
+            return f"{p['to']}.{column}" if _table_key(*table_id(table, schema)) == old else ref
+    else:
+        old_table = _table_key(*table_id(str(p["table"]), schema))
+
+        def rewrite(ref: str) -> str:
+            table, _, column = ref.rpartition(".")
+            same = _table_key(*table_id(table, schema)) == old_table and column.lower() == str(p["from"]).lower()
+            return f"{table}.{p['to']}" if same else ref
+
+    for key, table in list(tables.items()):
+        columns = tuple(
+            _replace(c, references=rewrite(c.references)) if c.references and rewrite(c.references) != c.references else c
+            for c in table.columns
+        )
+        if columns != table.columns:
+            tables[key] = TableSpec(table.key, table.schema, table.name, columns)

@@ -77,6 +77,10 @@ class Settings:
 
         enabled = bool(config.getoption("dashpacks") or config.getini("dashpacks"))
         regressions_only = bool(config.getoption("dashpacks_regressions"))
+        if regressions_only and config.getoption("dashpacks_pin_dir"):
+            raise pytest.UsageError(
+                "--dashpacks-regressions runs only pinned cases, which never write pins: drop --dashpacks-pin-dir"
+            )
         timezones = tuple(str(value("timezones", "str")).replace(",", " ").split())
         _check_zones(timezones)
         return cls(

@@ -1,0 +1,146 @@
+"""Pytest manners: node ids, markers, user properties, selection, xdist and collect-only."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import GOOD_BOARD, good_pack, outcomes_by_node
+
+PACK_WITH_TWO_VERSIONS = """\
+connector: zendesk
+schema_versions: ["2023-12", "2025-03"]
+targets: [snowflake, bigquery]
+"""
+
+EXPECTED_IDS = [
+    "packs/demo/boards/support.yml::load",
+    "packs/demo/boards/support.yml::daily::syntax",
+    "packs/demo/boards/support.yml::daily::schema[zendesk@2023-12]",
+    "packs/demo/boards/support.yml::daily::schema[zendesk@2025-03]",
+    "packs/demo/boards/support.yml::daily::bindings",
+    "packs/demo/boards/support.yml::daily::transpile[snowflake]",
+    "packs/demo/boards/support.yml::daily::transpile[bigquery]",
+    "packs/demo/boards/support.yml::by_priority::syntax",
+    "packs/demo/boards/support.yml::by_priority::schema[zendesk@2023-12]",
+    "packs/demo/boards/support.yml::by_priority::schema[zendesk@2025-03]",
+    "packs/demo/boards/support.yml::by_priority::bindings",
+    "packs/demo/boards/support.yml::by_priority::transpile[snowflake]",
+    "packs/demo/boards/support.yml::by_priority::transpile[bigquery]",
+    "packs/demo/pack.yml::load",
+]
+
+
+@pytest.fixture
+def demo(packs):
+    return packs(good_pack("demo", pack=PACK_WITH_TWO_VERSIONS))
+
+
+def test_node_ids_follow_yaml_order(demo, pytester):
+    result = pytester.runpytest("--dashpacks", "packs", "--collect-only", "-q", "-p", "no:cacheprovider")
+    assert [line for line in result.outlines if "::" in line] == EXPECTED_IDS
+
+
+def test_nothing_is_collected_without_the_flag(demo, pytester):
+    result = pytester.runpytest("packs", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_ini_twin_enables_collection(demo, pytester):
+    pytester.makeini("[pytest]\ndashpacks = true\n")
+    result = pytester.runpytest("packs", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=len(EXPECTED_IDS))
+
+
+def test_collect_only_does_no_sql_work(demo, pytester):
+    # sqlglot and duckdb cannot even be imported: collection must not need them.
+    pytester.makeconftest(
+        "import sys\nsys.modules['sqlglot'] = None\nsys.modules['duckdb'] = None\n"
+    )
+    result = pytester.runpytest_subprocess("--dashpacks", "packs", "--collect-only", "-q", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    assert [line for line in result.outlines if "::" in line] == EXPECTED_IDS
+
+
+def test_markers_select_checks(demo, pytester):
+    result = pytester.runpytest("--dashpacks", "packs", "-m", "dashpacks_schema", "-p", "no:cacheprovider", "-rA")
+    assert sorted(outcomes_by_node(result)) == sorted(i for i in EXPECTED_IDS if "::schema[" in i)
+    result = pytester.runpytest("--dashpacks", "packs", "-k", "transpile and bigquery", "-p", "no:cacheprovider", "-rA")
+    assert sorted(outcomes_by_node(result)) == sorted(i for i in EXPECTED_IDS if "transpile[bigquery]" in i)
+
+
+def test_user_properties_reach_junitxml(demo, pytester):
+    pytester.runpytest("--dashpacks", "packs", "--junitxml=out.xml", "-p", "no:cacheprovider")
+    cases = ET.parse(pytester.path / "out.xml").getroot().iter("testcase")
+    props = {
+        (case.get("classname"), case.get("name")): {p.get("name"): p.get("value") for p in case.iter("property")}
+        for case in cases
+    }
+    schema = props[("packs.demo.boards.support.yml.daily", "schema[zendesk@2025-03]")]
+    assert schema == {"connector": "zendesk", "pack": "demo", "check": "schema[zendesk@2025-03]", "defect_class": "schema_drift"}
+    assert props[("packs.demo.pack.yml", "load")]["defect_class"] == "config"
+    assert props[("packs.demo.boards.support.yml.daily", "bindings")]["defect_class"] == "rendering"
+
+
+def test_last_failed_and_exitfirst(packs, pytester):
+    broken = GOOD_BOARD.replace("SELECT priority,", "SELECT priorty,")
+    packs({**good_pack("demo", board=broken, pack=PACK_WITH_TWO_VERSIONS)})
+    first = pytester.runpytest("--dashpacks", "packs", "-rA")
+    failed = {n for n, o in outcomes_by_node(first).items() if o == "FAILED"}
+    assert failed == {
+        "packs/demo/boards/support.yml::by_priority::schema[zendesk@2023-12]",
+        "packs/demo/boards/support.yml::by_priority::schema[zendesk@2025-03]",
+        "packs/demo/boards/support.yml::by_priority::bindings",
+    }
+    again = pytester.runpytest("--dashpacks", "packs", "--lf", "-rA")
+    assert set(outcomes_by_node(again)) == failed
+    stop = pytester.runpytest("--dashpacks", "packs", "-x", "-p", "no:cacheprovider")
+    stop.assert_outcomes(passed=8, failed=1)
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_xdist_gives_the_serial_outcomes(packs, pytester, workers):
+    broken = GOOD_BOARD.replace("SELECT priority,", "SELECT priorty,")
+    packs({**good_pack("demo", board=broken, pack=PACK_WITH_TWO_VERSIONS), **good_pack("other")})
+    result = pytester.runpytest_subprocess("--dashpacks", "packs", "-n", workers, "-p", "no:cacheprovider", "-rA")
+    outcomes = outcomes_by_node(result)
+    assert len(outcomes) == len(EXPECTED_IDS) + 10
+    assert sorted(n for n, o in outcomes.items() if o == "FAILED") == [
+        "packs/demo/boards/support.yml::by_priority::bindings",
+        "packs/demo/boards/support.yml::by_priority::schema[zendesk@2023-12]",
+        "packs/demo/boards/support.yml::by_priority::schema[zendesk@2025-03]",
+    ]
+    result.stdout.fnmatch_lines(["*packs/demo/boards/support.yml:13: schema?zendesk@2025-03?: column zendesk.ticket.priorty does not exist in zendesk@2025-03"])
+
+
+def test_pack_rules_skip_and_xfail_with_reasons(packs, pytester):
+    pack = PACK_WITH_TWO_VERSIONS + """\
+checks:
+  skip:
+    - {check: "transpile[bigquery]", query: "support.daily", reason: "customer is on Snowflake only"}
+  xfail:
+    - {check: "schema[*@2023-12]", query: "support.*", reason: "old connections still migrate", defect: DEF-7}
+"""
+    broken = GOOD_BOARD.replace("SELECT priority,", "SELECT priorty,")
+    packs(good_pack("demo", board=broken, pack=pack))
+    result = pytester.runpytest("--dashpacks", "packs", "-rA", "-p", "no:cacheprovider")
+    outcomes = outcomes_by_node(result)
+    assert outcomes["packs/demo/boards/support.yml::by_priority::schema[zendesk@2023-12]"] == "XFAIL"
+    assert outcomes["packs/demo/boards/support.yml::by_priority::schema[zendesk@2025-03]"] == "FAILED"
+    result.stdout.fnmatch_lines(["*pack.yml checks.skip: customer is on Snowflake only*"])
+    result.assert_outcomes(passed=9, failed=2, skipped=1, xfailed=1, xpassed=1)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dashpacks-timezones", "Mars/Olympus"], "*unknown IANA time zone 'Mars/Olympus'*"),
+        (["--dashpacks-large-rows", "many"], "*--dashpacks-large-rows*not a number: 'many'*"),
+        (["--dashpacks-regressions", "--dashpacks-pin-dir", "pins"], "*drop --dashpacks-pin-dir*"),
+    ],
+)
+def test_bad_options_are_usage_errors(demo, pytester, args, message):
+    result = pytester.runpytest("--dashpacks", "packs", *args, "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])

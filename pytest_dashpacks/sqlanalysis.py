@@ -572,7 +572,10 @@ def called_functions(sql: str, dialect: str) -> list[tuple[str, int, int]]:
     type_tokens = _type_tokens()
     calls = []
     for i, token in enumerate(tokens[:-1]):
-        if tokens[i + 1].token_type != TokenType.L_PAREN or token.token_type in type_tokens:
+        if tokens[i + 1].token_type != TokenType.L_PAREN:
+            continue
+        # DECIMAL(18, 2) after AS or :: is a cast target; TIMESTAMP(x) elsewhere is a call.
+        if token.token_type in type_tokens and i and tokens[i - 1].token_type in (TokenType.ALIAS, TokenType.DCOLON):
             continue
         if token.token_type in (TokenType.IDENTIFIER, TokenType.STRING, TokenType.R_PAREN, TokenType.L_PAREN):
             continue

@@ -124,7 +124,8 @@ def format_failure(error: DashpacksError, rootdir: Path, check: str) -> str:
         if yaml_lines:
             lines.append(f"  {error.span.path.name}:")
             lines.extend("    " + line for line in yaml_lines)
-    return "\n".join(lines)
+    # Files under the rootdir are named relative to it, like pytest names nodes.
+    return "\n".join(lines).replace(f"{rootdir}/", "")
 
 
 def _rule_matches(rule: CheckRule, item_name: str, board: str | None, query: str | None) -> bool:
@@ -180,7 +181,7 @@ class BoardFile(pytest.File):
         try:
             pack = session.pack(manifest)
         except ConfigError as exc:
-            error = ConfigError(f"cannot check this board: its pack.yml does not load ({exc})", exc.span)
+            error = ConfigError(f"cannot check this board: its pack.yml does not load: {exc.message}", exc.span)
             yield DashpackItem.from_parent(self, name="load", check="load", error=error, span=exc.span)
             return
         try:

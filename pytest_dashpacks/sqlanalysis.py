@@ -424,13 +424,18 @@ def _value_problem(column: Any, literal: Any, bases: dict[int, tuple[TableSpec, 
         ),
         None,
     )
+    same_letters = [v for v in accepted if v.lower() == literal.this.lower()]
     close = difflib.get_close_matches(literal.this, accepted, n=1, cutoff=0.5)
+    if same_letters:
+        hint = f"values are case-sensitive: use {same_letters[0]!r}"
+    else:
+        hint = f"did you mean {close[0]!r}?" if close else ""
     return Problem(
         f"{table.schema}.{table.name}.{spec.name} is compared with {literal.this!r}, which {version.label} never emits "
         f"(accepted values: {', '.join(accepted)})",
         excerpt_at(sql, column),
         cause,
-        f"did you mean {close[0]!r}?" if close else "",
+        hint,
     )
 
 
@@ -586,29 +591,29 @@ def called_functions(sql: str, dialect: str) -> list[tuple[str, int, int]]:
         while j >= 2 and tokens[j - 1].token_type == TokenType.DOT and tokens[j - 2].token_type == TokenType.VAR:
             name = tokens[j - 2].text.upper() + "." + name
             j -= 2
-        # "x AS alias(a, b)" column lists and "WITH cte(a) AS" are not calls
-        if j >= 1 and tokens[j - 1].token_type in (TokenType.ALIAS, TokenType.WITH, TokenType.COMMA) and _is_cte_list(tokens, i):
+        previous = tokens[j - 1].token_type if j >= 1 else None
+        # "t AS alias(a, b)" and "WITH cte(a, b) AS (...)" are column lists, not calls.
+        if previous == TokenType.ALIAS or (previous in (TokenType.WITH, TokenType.COMMA) and _opens_cte_body(tokens, i + 1)):
             continue
         calls.append((name, token.line, token.col - len(token.text) + 1))
     return calls
 
 
-def _is_cte_list(tokens: list[Any], i: int) -> bool:
-    """True when the parenthesis after tokens[i] closes and is followed by AS (a column list)."""
+def _opens_cte_body(tokens: list[Any], open_index: int) -> bool:
+    """True when the parenthesis at ``open_index`` closes right before ``AS (``."""
     from sqlglot.tokens import TokenType
 
     depth = 0
-    for token in tokens[i + 1 :]:
-        if token.token_type == TokenType.L_PAREN:
+    for index in range(open_index, len(tokens)):
+        kind = tokens[index].token_type
+        if kind == TokenType.L_PAREN:
             depth += 1
-        elif token.token_type == TokenType.R_PAREN:
+        elif kind == TokenType.R_PAREN:
             depth -= 1
             if depth == 0:
-                break
-    else:
-        return False
-    index = tokens.index(token)
-    return index + 1 < len(tokens) and tokens[index + 1].token_type == TokenType.ALIAS
+                following = [t.token_type for t in tokens[index + 1 : index + 3]]
+                return following == [TokenType.ALIAS, TokenType.L_PAREN]
+    return False
 
 
 @functools.lru_cache(maxsize=1)

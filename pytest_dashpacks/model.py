@@ -135,6 +135,10 @@ class Binding:
     numeric: bool
     span: SourceSpan
     query: str  # the query that must return it (a layer may bring its own)
+    kind: str = "chart"  # "chart", or "query" for a query's own formats: keys
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.chart!r} {self.role}"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from .yamlsource import KeyPath, YamlDoc, load_yaml, validate
 
 # Chart types whose y (or x) axis carries the measure.
 _CARTESIAN = {"bar", "line", "area", "scatter"}
+_LINK_FIELD = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*(?:\||\}\})")
 _SQL_START = re.compile(r"^\s*(\(\s*)*(select|with)\b", re.IGNORECASE)
 
 
@@ -151,18 +152,22 @@ def load_board(path: Path, pack_dir: Path) -> Board:
     )
     queries: list[Query] = []
     other_queries: list[str] = []
+    format_bindings: list[Binding] = []
     for entry in sections["queries"]:
         if isinstance(entry.value, str):
             queries.append(_query(entry.name, entry.value, entry.doc, entry.path))
         elif "sql" in entry.value:
             queries.append(_query(entry.name, entry.value["sql"], entry.doc, entry.path + ("sql",)))
+            for column in entry.value.get("formats") or {}:
+                span = entry.doc.span(entry.path + ("formats", column), key=True)
+                format_bindings.append(Binding(entry.name, "formats", str(column), False, span, entry.name, kind="query"))
         else:
             other_queries.append(entry.name)
 
     chart_entries = list(sections["charts"]) + _layout_inline_charts(doc)
     names = {q.name: q for q in queries}
     charts: list[Chart] = []
-    bindings: list[Binding] = []
+    bindings: list[Binding] = list(format_bindings)
     for entry in chart_entries:
         body = entry.value
         query_name = _chart_query(entry, body, names, queries, other_queries)
@@ -284,6 +289,9 @@ def _bindings(
             add(prefix + "value", layer["value"], path + ("value",), kind in ("kpi", "geoshape", "map"), for_query)
 
     channels(body, "", (), chart_type, query)
+    if isinstance(body.get("link"), str):
+        for column in _LINK_FIELD.findall(body["link"]):
+            add("link", column, ("link",), False)
     support = body.get("support")
     if isinstance(support, dict):
         add("support.value", support.get("value"), ("support", "value"), True)

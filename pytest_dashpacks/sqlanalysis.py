@@ -38,6 +38,7 @@ class ModelOutput:
     name: str
     columns: dict[str, str]  # lower-cased name -> SQL type
     problem: Problem | None = None
+    lineage: dict[str, tuple[TableSpec, str]] | None = None  # output column -> connector column it passes through
 
 
 # --- parsing -------------------------------------------------------------------------
@@ -172,7 +173,7 @@ def schema_problems(
             reported.add(key)
             problems.append(problem)
 
-    for scope in scopes:
+    for scope in scopes:  # children come first, so derived tables can use their inner sources
         sources: dict[str, _Source] = {}
         for alias, source in scope.sources.items():
             if isinstance(source, exp.Table):
@@ -182,6 +183,8 @@ def schema_problems(
             else:
                 sources[alias.lower()] = _Source(None)
         resolved[id(scope)] = sources
+    for scope in scopes:  # a second pass: correlated columns need their outer scope's sources
+        sources = resolved[id(scope)]
         aliases = {s.alias.lower() for s in getattr(scope.expression, "selects", []) if isinstance(s, exp.Alias)}
         for column in scope.columns:
             problem = _column_problem(column, scope, sources, aliases, resolved, sql, version)
@@ -360,30 +363,60 @@ def type_category(data_type: Any) -> str | None:
     return None
 
 
-def _base_columns(tree: exp.Query, version: ConnectorVersion, default_schema: str) -> dict[int, tuple[TableSpec, str]]:
-    """id(column node) -> (table, column name) for columns read straight from a connector table."""
-    from sqlglot import exp
+def _base_columns(
+    tree: exp.Query, version: ConnectorVersion, default_schema: str, models: dict[str, ModelOutput]
+) -> dict[int, tuple[TableSpec, str]]:
+    """id(column node) -> (table, column) for columns that pass a connector column through unchanged,
+    directly or via CTEs, subqueries and models."""
     from sqlglot.optimizer.scope import traverse_scope
 
     out: dict[int, tuple[TableSpec, str]] = {}
     for scope in traverse_scope(tree):
         for column in scope.columns:
-            source = scope.sources.get(column.table)
-            if isinstance(source, exp.Table):
-                spec = version.table((source.db or default_schema).lower(), source.name.lower())
-                if spec is not None:
-                    out[id(column)] = (spec, column.name)
+            base = _trace(scope, column.table, column.name, version, default_schema, models, 0)
+            if base is not None:
+                out[id(column)] = base
     return out
 
 
+def _trace(
+    scope: Any, alias: str, name: str, version: ConnectorVersion, default_schema: str, models: dict[str, ModelOutput], depth: int
+) -> tuple[TableSpec, str] | None:
+    from sqlglot import exp
+    from sqlglot.optimizer.scope import Scope
+
+    source = scope.sources.get(alias)
+    if isinstance(source, exp.Table):
+        schema = (source.db or default_schema).lower()
+        if schema == MODEL_SCHEMA:
+            model = models.get(source.name.lower())
+            return (model.lineage or {}).get(name.lower()) if model else None
+        spec = version.table(schema, source.name.lower())
+        return (spec, name) if spec is not None and spec.column(name) is not None else None
+    if isinstance(source, Scope) and isinstance(source.expression, exp.Select) and depth < 32:
+        for select in source.expression.selects:
+            if select.alias_or_name.lower() == name.lower():
+                inner = select.unalias()
+                if isinstance(inner, exp.Column):
+                    return _trace(source, inner.table, inner.name, version, default_schema, models, depth + 1)
+                return None
+    return None
+
+
 def type_and_value_problems(
-    ast: exp.Query, sql: str, version: ConnectorVersion, schema: dict[str, Any], dialect: str, default_schema: str
+    ast: exp.Query,
+    sql: str,
+    version: ConnectorVersion,
+    schema: dict[str, Any],
+    dialect: str,
+    default_schema: str,
+    models: dict[str, ModelOutput],
 ) -> list[Problem]:
     """Compared or joined columns of incompatible types; literals outside accepted ``values``."""
     from sqlglot import exp
 
     tree = qualified(ast, schema, dialect)
-    bases = _base_columns(tree, version, default_schema)
+    bases = _base_columns(tree, version, default_schema, models)
     problems: list[Problem] = []
     comparisons = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
     for node in tree.find_all(*comparisons, exp.In):
@@ -531,10 +564,22 @@ def _model_output(name: str, sql: str, version: ConnectorVersion, built: dict[st
     problems = schema_problems(ast, sql, version, built, default_schema)
     if problems:
         return ModelOutput(name, {}, problems[0])
+    from sqlglot import exp
+    from sqlglot.optimizer.scope import build_scope
+
     schema = mapping_schema(version, built)
     tree = qualified(ast, schema, "duckdb")
     columns = {s.alias_or_name.lower(): s.type.sql("duckdb") if s.type else "" for s in tree.selects}
-    return ModelOutput(name, columns)
+    root = build_scope(tree)
+    lineage: dict[str, tuple[TableSpec, str]] = {}
+    if root is not None and isinstance(tree, exp.Select):
+        for select in tree.selects:
+            inner = select.unalias()
+            if isinstance(inner, exp.Column):
+                base = _trace(root, inner.table, inner.name, version, default_schema, built, 0)
+                if base is not None:
+                    lineage[select.alias_or_name.lower()] = base
+    return ModelOutput(name, columns, lineage=lineage)
 
 
 # --- transpiling ---------------------------------------------------------------------------
@@ -632,3 +677,23 @@ def unknown_functions(target_sql: str, target: str, back: exp.Query) -> list[tup
         anonymous = {f.name.upper() for f in back.find_all(exp.Anonymous)}
         return [c for c in called_functions(target_sql, target) if c[0] in anonymous]
     return [c for c in called_functions(target_sql, target) if c[0] not in known and c[0].rpartition(".")[2] not in known]
+
+
+# Syntax that sqlglot passes through unchanged to warehouses that reject it.
+_UNSUPPORTED_SYNTAX: dict[str, tuple[tuple[str, str], ...]] = {
+    "redshift": (("Filter", "aggregate FILTER (WHERE ...)"), ("Lambda", "lambda expressions (x -> ...)")),
+    "mysql": (("Filter", "aggregate FILTER (WHERE ...)"), ("Lambda", "lambda expressions (x -> ...)")),
+    "postgres": (("Lambda", "lambda expressions (x -> ...)"),),
+    "bigquery": (("Lambda", "lambda expressions (x -> ...)"),),
+}
+
+
+def unsupported_syntax(back: exp.Query, target: str) -> list[str]:
+    """Constructs in the transpiled query that ``target`` cannot run."""
+    from sqlglot import exp
+
+    found = []
+    for class_name, description in _UNSUPPORTED_SYNTAX.get(target, ()):
+        if back.find(getattr(exp, class_name)) is not None:
+            found.append(description)
+    return found

@@ -28,10 +28,10 @@ def check_bindings(ctx: CheckContext) -> None:
             continue
         column = returned.get(binding.column.lower())
         if column is None:
-            problems.append((binding, f"chart {binding.chart!r} {binding.role} names column {binding.column!r}, "
+            problems.append((binding, f"{binding.describe()} names column {binding.column!r}, "
                              f"which query {ctx.query.name!r} does not return{did_you_mean(binding.column, names)}"))
         elif binding.numeric and column.category not in (None, "number"):
-            problems.append((binding, f"chart {binding.chart!r} {binding.role} column {binding.column!r} must be numeric, "
+            problems.append((binding, f"{binding.describe()} column {binding.column!r} must be numeric, "
                              f"but the query returns {column.category}"))
     if problems:
         (binding, message), rest = problems[0], problems[1:]

@@ -25,7 +25,9 @@ def check_schema(ctx: CheckContext) -> None:
     connector = session.connector(pack)
     problems = schema_problems(parsed.ast, parsed.sql, version, catalog.models, connector.schema)
     if not problems:
-        problems = type_and_value_problems(parsed.ast, parsed.sql, version, catalog.schema, pack.dialect, connector.schema)
+        problems = type_and_value_problems(
+            parsed.ast, parsed.sql, version, catalog.schema, pack.dialect, connector.schema, catalog.models
+        )
     if problems:
         raise problem_failure(problems, ctx.query.span, "schema_drift")
 

@@ -16,7 +16,7 @@ def check_transpile(ctx: CheckContext) -> None:
     import sqlglot
     from sqlglot.errors import ParseError, SqlglotError, UnsupportedError
 
-    from ..sqlanalysis import transpile, unknown_functions
+    from ..sqlanalysis import transpile, unknown_functions, unsupported_syntax
 
     assert ctx.board is not None and ctx.query is not None and ctx.param is not None
     target = ctx.param
@@ -40,6 +40,12 @@ def check_transpile(ctx: CheckContext) -> None:
             f"the {target} SQL sqlglot wrote does not parse back as {target}: {first.get('description', exc)}",
             span, sql=SqlExcerpt(out, first.get("line", 0), first.get("col", 0)), defect_class="rendering",
         ) from None
+    syntax = unsupported_syntax(back, target)
+    if syntax:
+        raise CheckFailure(
+            f"{target} does not support {', '.join(syntax)}, which sqlglot left in the transpiled query",
+            span, sql=SqlExcerpt(out), defect_class="rendering",
+        )
     unknown = unknown_functions(out, target, back)
     if unknown:
         name, line, column = unknown[0]

@@ -254,10 +254,11 @@ def _column_problem(
 
 
 def _outer_sources(scope: Any, resolved: dict[int, dict[str, _Source]]) -> Iterable[tuple[str, _Source]]:
-    parent = scope.parent
-    while parent is not None:
-        yield from resolved.get(id(parent), {}).items()
-        parent = parent.parent
+    """Sources a scope may correlate with: only (nested) subqueries and lateral sources see outward."""
+    current = scope
+    while current.parent is not None and (current.is_subquery or current.is_udtf):
+        current = current.parent
+        yield from resolved.get(id(current), {}).items()
 
 
 def _outer_source(scope: Any, qualifier: str, resolved: dict[int, dict[str, _Source]]) -> _Source | None:

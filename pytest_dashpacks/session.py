@@ -157,6 +157,40 @@ class DashpacksSession:
 
         return self._memo(("catalog", connector.path, version.name), build)
 
+    def sqlglot_schema(self, pack: Pack, version: ConnectorVersion) -> Any:
+        """The version's schema as sqlglot wants it, normalized for the pack dialect once."""
+        from .sqlanalysis import sqlglot_schema
+
+        catalog = self.catalog(pack, version)
+        return self._memo(("sqlglot-schema", self.connector(pack).path, version.name, pack.dialect), lambda: sqlglot_schema(catalog.schema, pack.dialect))
+
+    def qualified(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> Any:
+        """The parsed query qualified against one version (shared by schema and bindings)."""
+        from .sqlanalysis import qualified
+
+        return self._memo(
+            ("qualified", board.path, query.name, version.name),
+            lambda: qualified(
+                self.fresh_ast(pack, board, query), self.sqlglot_schema(pack, version), pack.dialect, copy=False, types=False
+            ),
+        )
+
+    def typed(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> Any:
+        """:meth:`qualified`, with types annotated (in place, once) for the checks that need them."""
+        from .sqlanalysis import annotated
+
+        tree = self.qualified(pack, board, query, version)
+        return self._memo(
+            ("typed", board.path, query.name, version.name),
+            lambda: annotated(tree, self.sqlglot_schema(pack, version), pack.dialect),
+        )
+
+    def fresh_ast(self, pack: Pack, board: Board, query: Query) -> Any:
+        """A new parse of the rendered query, free to mutate (cheaper than sqlglot's deep copy)."""
+        from .sqlanalysis import parse_query
+
+        return parse_query(self.parsed(pack, board, query).sql, pack.dialect)
+
     def check_board_references(self, pack: Pack, board: Board) -> None:
         """Every Jinja name a query reads is a declared variable; queries.x and ref() resolve."""
         connector = self.connector(pack)

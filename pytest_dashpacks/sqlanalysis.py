@@ -332,16 +332,44 @@ def _adds_column(change: Change, column: str) -> bool:
 # --- types and accepted values ----------------------------------------------------------
 
 
-def qualified(ast: exp.Query, schema: dict[str, Any], dialect: str) -> exp.Query:
-    """A copy of ``ast`` with qualified columns, expanded stars and annotated types."""
-    from sqlglot.optimizer.annotate_types import annotate_types
+def sqlglot_schema(schema: dict[str, Any], dialect: str) -> Any:
+    """A sqlglot MappingSchema; build it once per version and dialect (it normalizes every name)."""
+    from sqlglot.schema import MappingSchema
+
+    return MappingSchema(schema, dialect=dialect)
+
+
+def qualified(ast: exp.Query, schema: Any, dialect: str, *, copy: bool = True, types: bool = True) -> exp.Query:
+    """``ast`` with qualified columns and expanded stars (a copy unless ``copy=False``);
+    with ``types``, every node also carries its type."""
     from sqlglot.optimizer.qualify import qualify
 
-    copy = qualify(
-        ast.copy(), schema=schema, dialect=dialect, validate_qualify_columns=False, quote_identifiers=False,
+    tree = qualify(
+        ast.copy() if copy else ast, schema=schema, dialect=dialect, validate_qualify_columns=False, quote_identifiers=False,
         expand_stars=True,
     )
-    return annotate_types(copy, schema=schema, dialect=dialect)
+    return annotated(tree, schema, dialect) if types else tree
+
+
+def annotated(tree: exp.Query, schema: Any, dialect: str) -> exp.Query:
+    """``tree`` (qualified) with types annotated in place."""
+    from sqlglot.optimizer.annotate_types import annotate_types
+
+    return annotate_types(tree, schema=schema, dialect=dialect)
+
+
+_COMPARISONS = ("EQ", "NEQ", "GT", "GTE", "LT", "LTE", "NullSafeEQ", "NullSafeNEQ")
+
+
+def compares_expressions(tree: exp.Query) -> bool:
+    """Whether any comparison has two non-literal sides (only those need types)."""
+    from sqlglot import exp
+
+    literal = (exp.Literal, exp.Null, exp.Boolean, exp.Placeholder)
+    for node in tree.find_all(*(getattr(exp, name) for name in _COMPARISONS)):
+        if not isinstance(node.left.unnest(), literal) and not isinstance(node.right.unnest(), literal):
+            return True
+    return False
 
 
 _CATEGORIES = ("text", "number", "boolean", "temporal")
@@ -405,21 +433,17 @@ def _trace(
 
 
 def type_and_value_problems(
-    ast: exp.Query,
-    sql: str,
-    version: ConnectorVersion,
-    schema: dict[str, Any],
-    dialect: str,
-    default_schema: str,
-    models: dict[str, ModelOutput],
+    tree: exp.Query, sql: str, version: ConnectorVersion, default_schema: str, models: dict[str, ModelOutput]
 ) -> list[Problem]:
-    """Compared or joined columns of incompatible types; literals outside accepted ``values``."""
+    """Compared or joined columns of incompatible types; literals outside accepted ``values``.
+
+    ``tree`` is the query as :func:`qualified` returns it.
+    """
     from sqlglot import exp
 
-    tree = qualified(ast, schema, dialect)
     bases = _base_columns(tree, version, default_schema, models)
     problems: list[Problem] = []
-    comparisons = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
+    comparisons = tuple(getattr(exp, name) for name in _COMPARISONS)
     for node in tree.find_all(*comparisons, exp.In):
         if isinstance(node, exp.In):
             left, rights = node.this, list(node.expressions)
@@ -477,7 +501,7 @@ def _type_problem(node: Any, bases: dict[int, tuple[TableSpec, str]], sql: str, 
     from sqlglot import exp
 
     left, right = node.left, node.right
-    if any(isinstance(side.unnest(), (exp.Literal, exp.Null, exp.Placeholder)) for side in (left, right)):
+    if any(isinstance(side.unnest(), (exp.Literal, exp.Null, exp.Boolean, exp.Placeholder)) for side in (left, right)):
         return None
     a, b = type_category(left.type), type_category(right.type)
     if a is None or b is None or a == b:
@@ -515,14 +539,13 @@ class OutputColumn:
     category: str | None  # text, number, boolean, temporal, or None when unknown
 
 
-def output_columns(ast: exp.Query, schema: dict[str, Any], dialect: str) -> list[OutputColumn] | None:
-    """The columns the query returns with their type category; None if they cannot be known."""
+def output_columns(ast: exp.Query, tree: exp.Query | None) -> list[OutputColumn] | None:
+    """The columns the query returns with their type category; None if they cannot be known.
+
+    ``tree`` is the query as :func:`qualified` returns it, or None when it could not be qualified.
+    """
     from sqlglot import exp
 
-    try:
-        tree = qualified(ast, schema, dialect)
-    except Exception:
-        tree = None
     if tree is None:
         if any(isinstance(s, exp.Star) or (isinstance(s, exp.Column) and s.is_star) for s in ast.selects):
             return None
@@ -568,7 +591,7 @@ def _model_output(name: str, sql: str, version: ConnectorVersion, built: dict[st
     from sqlglot import exp
     from sqlglot.optimizer.scope import build_scope
 
-    schema = mapping_schema(version, built)
+    schema = sqlglot_schema(mapping_schema(version, built), "duckdb")
     tree = qualified(ast, schema, "duckdb")
     columns = {s.alias_or_name.lower(): s.type.sql("duckdb") if s.type else "" for s in tree.selects}
     root = build_scope(tree)
@@ -607,19 +630,33 @@ _NOT_CALLS = {
 }
 
 
-def transpile(ast: exp.Query, target: str) -> str:
-    """The query as ``target`` SQL; raises sqlglot's UnsupportedError where it knows it cannot."""
+def transpile(ast: exp.Query, target: str, *, copy: bool = True) -> str:
+    """The query as ``target`` SQL; raises sqlglot's UnsupportedError where it knows it cannot.
+
+    With ``copy=False`` the generator may rewrite ``ast``: pass a fresh parse, which costs
+    less than the deep copy sqlglot otherwise makes.
+    """
     from sqlglot.errors import ErrorLevel
 
-    return ast.sql(dialect=target, unsupported_level=ErrorLevel.RAISE)
+    return ast.sql(dialect=target, unsupported_level=ErrorLevel.RAISE, copy=copy)
 
 
-def called_functions(sql: str, dialect: str) -> list[tuple[str, int, int]]:
+def parse_back(sql: str, target: str) -> tuple[exp.Query, list[Any]]:
+    """Parse transpiled SQL in the target dialect, returning the tree and its tokens."""
+    from sqlglot.dialects.dialect import Dialect
+
+    dialect = Dialect.get_or_raise(target)
+    tokens = dialect.tokenize(sql)
+    return dialect.parser().parse(tokens, sql)[0], tokens
+
+
+def called_functions(sql: str, dialect: str, tokens: list[Any] | None = None) -> list[tuple[str, int, int]]:
     """(NAME, line, column) of every call in ``sql`` as the dialect tokenizes it."""
     from sqlglot.dialects.dialect import Dialect
     from sqlglot.tokens import TokenType
 
-    tokens = Dialect.get_or_raise(dialect).tokenize(sql)
+    if tokens is None:
+        tokens = Dialect.get_or_raise(dialect).tokenize(sql)
     type_tokens = _type_tokens()
     calls = []
     for i, token in enumerate(tokens[:-1]):
@@ -669,15 +706,18 @@ def _type_tokens() -> frozenset[Any]:
     return frozenset(Parser.TYPE_TOKENS)
 
 
-def unknown_functions(target_sql: str, target: str, back: exp.Query) -> list[tuple[str, int, int]]:
+def unknown_functions(
+    target_sql: str, target: str, back: exp.Query, tokens: list[Any] | None = None
+) -> list[tuple[str, int, int]]:
     """Calls in the target SQL that the target warehouse does not have."""
     from sqlglot import exp
 
     known = known_functions(target)
+    calls = called_functions(target_sql, target, tokens)
     if known is None:  # no catalog: only what sqlglot itself does not know
         anonymous = {f.name.upper() for f in back.find_all(exp.Anonymous)}
-        return [c for c in called_functions(target_sql, target) if c[0] in anonymous]
-    return [c for c in called_functions(target_sql, target) if c[0] not in known and c[0].rpartition(".")[2] not in known]
+        return [c for c in calls if c[0] in anonymous]
+    return [c for c in calls if c[0] not in known and c[0].rpartition(".")[2] not in known]
 
 
 # Syntax that sqlglot passes through unchanged to warehouses that reject it.

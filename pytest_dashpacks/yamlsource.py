@@ -180,9 +180,8 @@ def _validator(name: str) -> Any:
     import jsonschema
 
     schema = json.loads(resources.files("pytest_dashpacks.schemas").joinpath(f"{name}.json").read_text("utf-8"))
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema)
+    # The shipped schemas are checked against the metaschema by the test suite, not on every run.
+    return jsonschema.validators.validator_for(schema)(schema)
 
 
 def validate(doc: YamlDoc, schema_name: str, data: Any = None, base: KeyPath = ()) -> None:
@@ -192,7 +191,10 @@ def validate(doc: YamlDoc, schema_name: str, data: Any = None, base: KeyPath = (
     the others as details.
     """
     instance = doc.data if data is None else data
-    errors = sorted(_validator(schema_name).iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    validator = _validator(schema_name)
+    if validator.is_valid(instance):  # the common case, without collecting errors
+        return
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
     problems = [problem for error in errors for problem in _describe(doc, error, base)]
     if not problems:
         return

@@ -16,6 +16,8 @@ from pytest_dashpacks.sqlanalysis import (
     model_outputs,
     output_columns,
     parse_query,
+    qualified,
+    sqlglot_schema,
     schema_problems,
     transpile,
     type_and_value_problems,
@@ -43,7 +45,8 @@ def test_schema_case(case):
     ast = parse_query(case["sql"], dialect)
     problems = schema_problems(ast, case["sql"], version, models, loaded.schema)
     if not problems:
-        problems = type_and_value_problems(ast, case["sql"], version, schema, dialect, loaded.schema, models)
+        tree = qualified(ast, sqlglot_schema(schema, dialect), dialect)
+        problems = type_and_value_problems(tree, case["sql"], version, loaded.schema, models)
     assert len(problems) == len(case["expect"]), [p.message for p in problems]
     for problem, expected in zip(problems, case["expect"]):
         assert expected in problem.message
@@ -58,7 +61,8 @@ def test_problem_positions_point_at_the_token():
 
 def test_output_columns_expand_stars_with_types():
     _, _, _, schema = catalog("zendesk", "2025-03")
-    columns = output_columns(parse_query("SELECT * FROM zendesk.brand", "duckdb"), schema, "duckdb")
+    ast = parse_query("SELECT * FROM zendesk.brand", "duckdb")
+    columns = output_columns(ast, qualified(ast, schema, "duckdb"))
     assert columns and columns[0].name == "id" and columns[0].category == "number"
 
 

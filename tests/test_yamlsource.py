@@ -78,3 +78,14 @@ def test_schema_reports_every_problem_in_file_order(tmp_path):
     assert err.value.message == "connector: expected a string, got integer 3"
     assert any("targets[0]: \"nowhere\" is not one of" in d for d in err.value.details)
     assert any("kpis.k: 'query' is required" in d for d in err.value.details)
+
+
+@pytest.mark.parametrize("name", ["pack", "board", "meta", "connector", "regression", "ledger"])
+def test_shipped_schemas_are_valid_json_schemas(name):
+    import json
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(resources.files("pytest_dashpacks.schemas").joinpath(f"{name}.json").read_text())
+    jsonschema.validators.validator_for(schema).check_schema(schema)

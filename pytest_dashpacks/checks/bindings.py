@@ -17,7 +17,12 @@ def check_bindings(ctx: CheckContext) -> None:
     except Exception:
         raise CheckSkipped("the query does not render or parse; see its syntax item") from None
     newest = session.versions(pack)[-1]
-    columns = output_columns(parsed.ast, session.catalog(pack, newest).schema, pack.dialect)
+    numeric = any(b.numeric and b.query == ctx.query.name for b in ctx.board.bindings)
+    try:
+        tree = (session.typed if numeric else session.qualified)(pack, ctx.board, ctx.query, newest)
+    except Exception:  # columns the version lacks: the schema item reports them
+        tree = None
+    columns = output_columns(parsed.ast, tree)
     if columns is None:
         raise CheckSkipped("the query's output columns cannot be known statically (SELECT * over an unknown source)")
     returned = {c.name.lower(): c for c in columns}

@@ -8,7 +8,7 @@ compared or joined columns must have types every warehouse can compare.
 from __future__ import annotations
 
 from ..errors import CheckFailure, CheckSkipped, SourceSpan
-from ..sqlanalysis import Problem, schema_problems, type_and_value_problems
+from ..sqlanalysis import Problem, compares_expressions, schema_problems, type_and_value_problems
 from . import CheckContext, register
 
 
@@ -25,9 +25,10 @@ def check_schema(ctx: CheckContext) -> None:
     connector = session.connector(pack)
     problems = schema_problems(parsed.ast, parsed.sql, version, catalog.models, connector.schema)
     if not problems:
-        problems = type_and_value_problems(
-            parsed.ast, parsed.sql, version, catalog.schema, pack.dialect, connector.schema, catalog.models
-        )
+        tree = session.qualified(pack, ctx.board, ctx.query, version)
+        if compares_expressions(tree):  # column-to-column comparisons need types; literals do not
+            tree = session.typed(pack, ctx.board, ctx.query, version)
+        problems = type_and_value_problems(tree, parsed.sql, version, connector.schema, catalog.models)
     if problems:
         raise problem_failure(problems, ctx.query.span, "schema_drift")
 

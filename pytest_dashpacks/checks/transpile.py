@@ -13,27 +13,27 @@ from . import CheckContext, register
 
 @register("transpile", "rendering")
 def check_transpile(ctx: CheckContext) -> None:
-    import sqlglot
     from sqlglot.errors import ParseError, SqlglotError, UnsupportedError
 
-    from ..sqlanalysis import transpile, unknown_functions, unsupported_syntax
+    from ..sqlanalysis import parse_back, transpile, unknown_functions, unsupported_syntax
 
     assert ctx.board is not None and ctx.query is not None and ctx.param is not None
     target = ctx.param
     try:
         parsed = ctx.session.parsed(ctx.pack, ctx.board, ctx.query)
+        fresh = ctx.session.fresh_ast(ctx.pack, ctx.board, ctx.query)
     except Exception:
         raise CheckSkipped("the query does not render or parse; see its syntax item") from None
     span = ctx.query.span
     try:
-        out = transpile(parsed.ast, target)
+        out = transpile(fresh, target, copy=False)
     except UnsupportedError as exc:
         raise CheckFailure(f"sqlglot cannot express this query in {target}: {exc}", span, sql=SqlExcerpt(parsed.sql),
                            defect_class="rendering") from None
     except SqlglotError as exc:
         raise CheckFailure(f"transpiling to {target} failed: {exc}", span, defect_class="rendering") from None
     try:
-        back = sqlglot.parse_one(out, read=target)
+        back, tokens = parse_back(out, target)
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         raise CheckFailure(
@@ -46,7 +46,7 @@ def check_transpile(ctx: CheckContext) -> None:
             f"{target} does not support {', '.join(syntax)}, which sqlglot left in the transpiled query",
             span, sql=SqlExcerpt(out), defect_class="rendering",
         )
-    unknown = unknown_functions(out, target, back)
+    unknown = unknown_functions(out, target, back, tokens)
     if unknown:
         name, line, column = unknown[0]
         names = ", ".join(sorted({u[0] for u in unknown}))

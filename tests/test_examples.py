@@ -1,0 +1,32 @@
+"""The example packs stay green, serially and under xdist, with the same items."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import EXAMPLES, outcomes_by_node
+
+
+@pytest.fixture
+def example_packs(pytester):
+    shutil.copytree(EXAMPLES / "packs", pytester.path / "packs")
+    return pytester
+
+
+def test_examples_are_green_and_cover_every_connector(example_packs):
+    result = example_packs.runpytest("--dashpacks", "packs", "-rA", "-p", "no:cacheprovider")
+    outcomes = outcomes_by_node(result)
+    assert result.ret == 0
+    assert set(outcomes.values()) == {"PASSED"}
+    packs = {node.split("/")[1] for node in outcomes}
+    assert packs == {"hubspot_pipeline", "salesforce_sales", "shopify_orders", "stripe_revenue", "zendesk_support"}
+    checks = {node.rpartition("::")[2].partition("[")[0] for node in outcomes}
+    assert checks == {"load", "syntax", "schema", "bindings", "transpile"}
+
+
+def test_examples_under_xdist_give_the_same_outcomes(example_packs):
+    serial = outcomes_by_node(example_packs.runpytest("--dashpacks", "packs", "-rA", "-p", "no:cacheprovider"))
+    parallel = example_packs.runpytest_subprocess("--dashpacks", "packs", "-n", "2", "-rA", "-p", "no:cacheprovider")
+    assert outcomes_by_node(parallel) == serial

@@ -16,6 +16,7 @@ import pytest
 from .checks import CheckContext, check_kind
 from .errors import CheckSkipped, ConfigError, DashpacksError, SourceSpan, excerpt_lines
 from .model import Board, CheckRule, Pack, Query
+from .execution import CLOCK_INSTANTS, NARRATIVE_CASES, VOLUME_CASES, reads_clock
 from .session import DashpacksSession
 
 SESSION_KEY = pytest.StashKey[DashpacksSession]()
@@ -166,6 +167,16 @@ class PackFile(pytest.File):
             yield DashpackItem.from_parent(self, name="load", check="load", error=exc, span=exc.span)
             return
         yield apply_rules(DashpackItem.from_parent(self, name="load", check="load", pack=pack, span=pack.span))
+        for kpi in pack.kpis:
+            names = [(f"kpi[{kpi.name}]", "kpi"), (f"property[{kpi.name}]", "property")]
+            if kpi.narrative:
+                names += [(f"narrative[{kpi.name}@{case}]", "narrative") for case in NARRATIVE_CASES]
+            for name, check in names:
+                param = name[name.index("[") + 1 : -1]
+                node = DashpackItem.from_parent(
+                    self, name=name, nodeid=f"{self.nodeid}::{name}", check=check, param=param, pack=pack, span=kpi.span
+                )
+                yield apply_rules(node)
 
 
 class BoardFile(pytest.File):
@@ -218,6 +229,16 @@ class QueryNode(pytest.Collector):
             yield item("bindings", "bindings")
         for target in self.pack.targets:
             yield item(f"transpile[{target}]", "transpile", target)
+        for version in self.versions:
+            yield item(f"execute[{self.pack.connector}@{version}]", "execute", version)
+        settings = dashpacks_session(self.config).settings
+        for zone in dict.fromkeys(settings.timezones + (self.pack.timezone,)):
+            yield item(f"timezone[{zone}]", "timezone", zone)
+        if reads_clock(self.query.sql):
+            for instant in CLOCK_INSTANTS:
+                yield item(f"clock[{instant}]", "clock", instant)
+        for case in VOLUME_CASES:
+            yield item(f"volume[{case}]", "volume", case)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, self.query.span.line - 1, self.name

@@ -35,3 +35,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Any:
     if not collect.dashpacks_session(parent.config).settings.enabled:
         return None
     return collect.collect_file(file_path, parent)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if collect.SESSION_KEY in config.stash:
+        config.stash[collect.SESSION_KEY].close()

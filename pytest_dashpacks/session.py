@@ -191,6 +191,154 @@ class DashpacksSession:
 
         return parse_query(self.parsed(pack, board, query).sql, pack.dialect)
 
+    # --- execution (runtest only) ------------------------------------------------
+
+    def fixture_db(self, pack: Pack, version: ConnectorVersion) -> Any:
+        """The version's fixture database: tables, seed and models (views)."""
+        from .fixturedb import FixtureDatabase
+        from .rendering import render_model
+
+        connector = self.connector(pack)
+
+        def build() -> Any:
+            names = tuple(m.name for m in connector.models)
+            rendered = {m.name: render_model(m.sql, connector.name, connector.schema, names) for m in connector.models}
+            order = list(self.catalog(pack, version).models)  # dependency order
+            return FixtureDatabase(
+                connector, version, [(n, rendered[n]) for n in order], timeout=self.settings.query_timeout
+            )
+
+        return self._memo(("fixture-db", connector.path, version.name), build)
+
+    def runnable(self, pack: Pack, board: Board, query: Query) -> str:
+        """The query as DuckDB SQL (CheckSkipped when a construct cannot run in DuckDB)."""
+        from .execution import runnable_sql
+
+        key = ("runnable", board.path, query.name)
+        if key not in self._cache:
+            self._cache[key] = runnable_sql(self.fresh_ast(pack, board, query), pack.dialect)
+        return self._cache[key]
+
+    def dataset(self, pack: Pack, version: ConnectorVersion, case: str) -> Any:
+        """Rows for a named data case on ``version`` (seed-based or generated)."""
+        from . import datagen, execution
+
+        def build() -> Any:
+            db = self.fixture_db(pack, version)
+            if case == "seed":
+                return db.seed
+            if case == "empty":
+                return {}
+            generated = datagen.generate_rows(version, pack.timezone, rows_per_table=6, seed=7)
+            if case == "single_row":
+                return execution.single_row_case(generated)
+            if case == "nulls":
+                return execution.nulls_case(version, generated)
+            if case == "zero":
+                return execution.zero_case(version, generated)
+            if case == "soft_deleted":
+                return execution.soft_deleted_case(version, db.seed)
+            if case == "history":
+                return execution.history_case(version, db.seed)
+            if case == "boundary":  # seed plus rows at every edge of the reporting zone's calendar
+                instants = datagen.boundary_instants(pack.timezone, [2024])
+                extra = datagen.generate_rows(version, pack.timezone, rows_per_table=len(instants), seed=11, instants=instants)
+                return {k: db.seed.get(k, []) + extra.get(k, []) for k in set(db.seed) | set(extra)}
+            raise ValueError(f"unknown data case {case!r}")
+
+        return self._memo(("dataset", pack.manifest, version.name, case), build)
+
+    def sandbox(self, pack: Pack, version: ConnectorVersion, case: str) -> Any:
+        """A shared read-only database for a data case (board queries only read, so items stay isolated),
+        with a session in UTC, every ``dashpacks_timezones`` zone and the pack's zone."""
+        from . import datagen
+
+        zones = tuple(dict.fromkeys(self.settings.timezones + (pack.timezone,)))
+
+        def build() -> Any:
+            db = self.fixture_db(pack, version)
+            if case == "large":
+                fill = {t.key: datagen.large_rows_sql(t, self.settings.large_rows) for t in version.tables.values()}
+                return db.open({}, fill=fill, zones=zones)
+            return db.open(self.dataset(pack, version, case), zones=zones)
+
+        key = ("sandbox", pack.manifest, version.name, case)
+        if case == "large":  # big: keep only the latest one
+            for old in [k for k in self._cache if k[0] == "sandbox" and k[3] == "large" and k != key]:
+                self._cache.pop(old).close()
+        return self._memo(key, build)
+
+    def clock_dataset(self, pack: Pack, version: ConnectorVersion, instant: Any) -> Any:
+        """The seed plus rows on both sides of a frozen instant (aware UTC)."""
+        import datetime as dt
+
+        from .datagen import generate_rows
+
+        def build() -> Any:
+            utc = instant.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            offsets = [dt.timedelta(seconds=s) for s in (1, 60, 3600, 86400, 7 * 86400, 31 * 86400)]
+            instants = sorted({utc + sign * o for o in offsets for sign in (1, -1)})
+            extra = generate_rows(version, pack.timezone, rows_per_table=len(instants), seed=5, instants=instants)
+            seed = self.fixture_db(pack, version).seed
+            return {k: seed.get(k, []) + extra.get(k, []) for k in set(seed) | set(extra)}
+
+        return self._memo(("clock-dataset", pack.manifest, version.name, instant.isoformat()), build)
+
+    def tables_read(self, pack: Pack, version: ConnectorVersion, sql: str, kpi: Any) -> list[str]:
+        """Table keys a DuckDB query reads, through models too, plus the KPI's source table."""
+        import sqlglot
+        from sqlglot import exp
+
+        from .rendering import MODEL_SCHEMA
+
+        catalog = self.catalog(pack, version)
+        connector = self.connector(pack)
+        names = {m.name: m for m in connector.models}
+        keys: list[str] = []
+        pending, seen = [sql], set()
+        while pending:
+            text = pending.pop()
+            for table in sqlglot.parse_one(text, read="duckdb").find_all(exp.Table):
+                schema = (table.db or connector.schema).lower()
+                if schema == MODEL_SCHEMA and table.name in names and table.name not in seen:
+                    seen.add(table.name)
+                    from .rendering import render_model
+
+                    pending.append(render_model(names[table.name].sql, connector.name, connector.schema, tuple(names)))
+                    continue
+                spec = version.table(schema, table.name)
+                if spec is not None and spec.key not in keys:
+                    keys.append(spec.key)
+        source = next((t.key for t in version.tables.values() if t.key.lower() == kpi.source.table.lower()), None)
+        if source and source not in keys:
+            keys.append(source)
+        del catalog
+        return keys
+
+    def source_rows(self, pack: Pack, version: ConnectorVersion, kpi: Any, rows: Any) -> list[dict[str, Any]]:
+        """The rows of a KPI's source table in a dataset."""
+        wanted = kpi.source.table.lower()
+        for key, table_rows in rows.items():
+            if key.lower() == wanted or key.lower().rpartition(".")[2] == wanted:
+                return table_rows
+        return []
+
+    def stored_zone(self, pack: Pack, version: ConnectorVersion, kpi: Any) -> str:
+        """The zone a KPI's timestamp column is stored in (its ``timezone:``, default UTC)."""
+        for table in version.tables.values():
+            if table.key.lower() == kpi.source.table.lower() or table.name.lower() == kpi.source.table.lower():
+                column = table.column(kpi.source.timestamp)
+                if column is not None and column.timezone:
+                    return column.timezone
+        return "UTC"
+
+    def close(self) -> None:
+        """Close every open fixture database."""
+        for key in [k for k in self._cache if k[0] == "sandbox"]:
+            value = self._cache.pop(key)
+            if hasattr(value, "close"):
+                value.close()
+
     def check_board_references(self, pack: Pack, board: Board) -> None:
         """Every Jinja name a query reads is a declared variable; queries.x and ref() resolve."""
         connector = self.connector(pack)

@@ -21,6 +21,7 @@ _OPTIONS: tuple[tuple[str, str, str, Any, str], ...] = (
     ("history", "dashpacks_history", "append one JSON line per run here and show trends", None, "path"),
     ("html", "dashpacks_html", "write the stability report as one HTML page", None, "path"),
     ("pin-dir", "dashpacks_pin_dir", "write a regression file for every failing data check here", None, "path"),
+    ("property-examples", "dashpacks_property_examples", "Hypothesis examples per property[...] item", "25", "int"),
 )
 
 
@@ -52,6 +53,8 @@ class Settings:
     history: Path | None
     html: Path | None
     pin_dir: Path | None
+    property_examples: int = 25
+    property_derandomize: bool = False  # CI=true derandomizes too
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -96,6 +99,7 @@ class Settings:
             history=value("history", "path"),
             html=value("html", "path"),
             pin_dir=value("pin-dir", "path"),
+            property_examples=number("property-examples", int),
         )
 
     def fixture_roots(self, pack_fixtures: Path | None) -> list[Path]:

@@ -176,7 +176,9 @@ def schema_problems(
     for scope in scopes:  # children come first, so derived tables can use their inner sources
         sources: dict[str, _Source] = {}
         for alias, source in scope.sources.items():
-            if isinstance(source, exp.Table):
+            if isinstance(source, exp.Table) and isinstance(source.this, exp.Func):
+                sources[alias.lower()] = _Source(None)  # a table function (range, generate_series, ...)
+            elif isinstance(source, exp.Table):
                 sources[alias.lower()] = table_source(source)
             elif isinstance(source, Scope):
                 sources[alias.lower()] = _scope_source(source, resolved)

@@ -72,6 +72,10 @@ timezone: America/New_York
 """
 
 
+# Selects the static checks (issue #2) where a test is about them alone.
+STATIC = ("-m", "dashpacks_load or dashpacks_syntax or dashpacks_schema or dashpacks_bindings or dashpacks_transpile")
+
+
 def write(root: Path, files: dict[str, str | bytes]) -> None:
     for name, content in files.items():
         path = root / name

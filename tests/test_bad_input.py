@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import GOOD_BOARD, GOOD_PACK, good_pack, outcomes_by_node
+from conftest import STATIC, GOOD_BOARD, GOOD_PACK, good_pack, outcomes_by_node
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
@@ -70,7 +70,7 @@ def test_bad_input_fails_its_own_item(packs, pytester, case, broken, failing, me
     bad = good_pack("bad")
     bad.update({f"packs/bad/{name}": content for name, content in broken.items()})
     packs({**files, **bad})
-    result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider", "-rA")
+    result = pytester.runpytest("--dashpacks", "packs", *STATIC, "-p", "no:cacheprovider", "-rA")
     result.stdout.fnmatch_lines([message])
     assert "Traceback" not in result.stdout.str()
     outcomes = outcomes_by_node(result)
@@ -84,7 +84,7 @@ def test_bad_input_fails_its_own_item(packs, pytester, case, broken, failing, me
 def test_only_select_is_a_board_query(packs, pytester, case, sql, kind):
     files = good_pack("bad", board=board_with_query(sql))
     packs(files)
-    result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider")
+    result = pytester.runpytest("--dashpacks", "packs", *STATIC, "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines([f"*boards/support.yml:12: syntax: only a SELECT/WITH statement is a valid board query; found {kind}"])
     result.assert_outcomes(passed=10, failed=1, skipped=2)
 
@@ -112,7 +112,7 @@ versions:
         "packs/missing/boards/b.yml": board,
         **good_pack("good"),
     })
-    result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider")
+    result = pytester.runpytest("--dashpacks", "packs", *STATIC, "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines_random([
         "*fx/acme/connector.yml:9: load: extends cycle between versions: 2 -> 3 -> 2",
         "*fx2/acme/connector.yml:9: load: rename_column names column orders.amount, which does not exist here (columns: id, total)",

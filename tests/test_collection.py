@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import GOOD_BOARD, good_pack, outcomes_by_node
+from conftest import STATIC, GOOD_BOARD, good_pack, outcomes_by_node
 
 PACK_WITH_TWO_VERSIONS = """\
 connector: zendesk
@@ -38,7 +38,7 @@ def demo(packs):
 
 
 def test_node_ids_follow_yaml_order(demo, pytester):
-    result = pytester.runpytest("--dashpacks", "packs", "--collect-only", "-q", "-p", "no:cacheprovider")
+    result = pytester.runpytest("--dashpacks", "packs", *STATIC, "--collect-only", "-q", "-p", "no:cacheprovider")
     assert [line for line in result.outlines if "::" in line] == EXPECTED_IDS
 
 
@@ -49,7 +49,7 @@ def test_nothing_is_collected_without_the_flag(demo, pytester):
 
 def test_ini_twin_enables_collection(demo, pytester):
     pytester.makeini("[pytest]\ndashpacks = true\n")
-    result = pytester.runpytest("packs", "-p", "no:cacheprovider")
+    result = pytester.runpytest("packs", *STATIC, "-p", "no:cacheprovider")
     result.assert_outcomes(passed=len(EXPECTED_IDS))
 
 
@@ -58,20 +58,20 @@ def test_collect_only_does_no_sql_work(demo, pytester):
     pytester.makeconftest(
         "import sys\nsys.modules['sqlglot'] = None\nsys.modules['duckdb'] = None\n"
     )
-    result = pytester.runpytest_subprocess("--dashpacks", "packs", "--collect-only", "-q", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--dashpacks", "packs", *STATIC, "--collect-only", "-q", "-p", "no:cacheprovider")
     assert result.ret == 0
     assert [line for line in result.outlines if "::" in line] == EXPECTED_IDS
 
 
 def test_markers_select_checks(demo, pytester):
-    result = pytester.runpytest("--dashpacks", "packs", "-m", "dashpacks_schema", "-p", "no:cacheprovider", "-rA")
+    result = pytester.runpytest("--dashpacks", "packs", *STATIC, "-m", "dashpacks_schema", "-p", "no:cacheprovider", "-rA")
     assert sorted(outcomes_by_node(result)) == sorted(i for i in EXPECTED_IDS if "::schema[" in i)
-    result = pytester.runpytest("--dashpacks", "packs", "-k", "transpile and bigquery", "-p", "no:cacheprovider", "-rA")
+    result = pytester.runpytest("--dashpacks", "packs", *STATIC, "-k", "transpile and bigquery", "-p", "no:cacheprovider", "-rA")
     assert sorted(outcomes_by_node(result)) == sorted(i for i in EXPECTED_IDS if "transpile[bigquery]" in i)
 
 
 def test_user_properties_reach_junitxml(demo, pytester):
-    pytester.runpytest("--dashpacks", "packs", "--junitxml=out.xml", "-p", "no:cacheprovider")
+    pytester.runpytest("--dashpacks", "packs", *STATIC, "--junitxml=out.xml", "-p", "no:cacheprovider")
     cases = ET.parse(pytester.path / "out.xml").getroot().iter("testcase")
     props = {
         (case.get("classname"), case.get("name")): {p.get("name"): p.get("value") for p in case.iter("property")}
@@ -86,16 +86,16 @@ def test_user_properties_reach_junitxml(demo, pytester):
 def test_last_failed_and_exitfirst(packs, pytester):
     broken = GOOD_BOARD.replace("SELECT priority,", "SELECT priorty,")
     packs({**good_pack("demo", board=broken, pack=PACK_WITH_TWO_VERSIONS)})
-    first = pytester.runpytest("--dashpacks", "packs", "-rA")
+    first = pytester.runpytest("--dashpacks", "packs", *STATIC, "-rA")
     failed = {n for n, o in outcomes_by_node(first).items() if o == "FAILED"}
     assert failed == {
         "packs/demo/boards/support.yml::by_priority::schema[zendesk@2023-12]",
         "packs/demo/boards/support.yml::by_priority::schema[zendesk@2025-03]",
         "packs/demo/boards/support.yml::by_priority::bindings",
     }
-    again = pytester.runpytest("--dashpacks", "packs", "--lf", "-rA")
+    again = pytester.runpytest("--dashpacks", "packs", *STATIC, "--lf", "-rA")
     assert set(outcomes_by_node(again)) == failed
-    stop = pytester.runpytest("--dashpacks", "packs", "-x", "-p", "no:cacheprovider")
+    stop = pytester.runpytest("--dashpacks", "packs", *STATIC, "-x", "-p", "no:cacheprovider")
     stop.assert_outcomes(passed=8, failed=1)
 
 
@@ -103,7 +103,7 @@ def test_last_failed_and_exitfirst(packs, pytester):
 def test_xdist_gives_the_serial_outcomes(packs, pytester, workers):
     broken = GOOD_BOARD.replace("SELECT priority,", "SELECT priorty,")
     packs({**good_pack("demo", board=broken, pack=PACK_WITH_TWO_VERSIONS), **good_pack("other")})
-    result = pytester.runpytest_subprocess("--dashpacks", "packs", "-n", workers, "-p", "no:cacheprovider", "-rA")
+    result = pytester.runpytest_subprocess("--dashpacks", "packs", *STATIC, "-n", workers, "-p", "no:cacheprovider", "-rA")
     outcomes = outcomes_by_node(result)
     assert len(outcomes) == len(EXPECTED_IDS) + 10
     assert sorted(n for n, o in outcomes.items() if o == "FAILED") == [
@@ -124,7 +124,7 @@ checks:
 """
     broken = GOOD_BOARD.replace("SELECT priority,", "SELECT priorty,")
     packs(good_pack("demo", board=broken, pack=pack))
-    result = pytester.runpytest("--dashpacks", "packs", "-rA", "-p", "no:cacheprovider")
+    result = pytester.runpytest("--dashpacks", "packs", *STATIC, "-rA", "-p", "no:cacheprovider")
     outcomes = outcomes_by_node(result)
     assert outcomes["packs/demo/boards/support.yml::by_priority::schema[zendesk@2023-12]"] == "XFAIL"
     assert outcomes["packs/demo/boards/support.yml::by_priority::schema[zendesk@2025-03]"] == "FAILED"
@@ -141,6 +141,6 @@ checks:
     ],
 )
 def test_bad_options_are_usage_errors(demo, pytester, args, message):
-    result = pytester.runpytest("--dashpacks", "packs", *args, "-p", "no:cacheprovider")
+    result = pytester.runpytest("--dashpacks", "packs", *STATIC, *args, "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import EXAMPLES, outcomes_by_node
+from conftest import STATIC, EXAMPLES, outcomes_by_node
 
 # slug -> (the one failing node id, below the pack; lines its failure prints)
 GALLERY = {
@@ -93,7 +93,7 @@ def test_the_gallery_is_complete():
 def test_defect_is_caught_where_expected(pytester, slug):
     failing, lines = GALLERY[slug]
     shutil.copytree(EXAMPLES / "defects" / slug, pytester.path / slug)
-    result = pytester.runpytest("--dashpacks", slug, "-rA", "-p", "no:cacheprovider")
+    result = pytester.runpytest("--dashpacks", slug, *STATIC, "-rA", "-p", "no:cacheprovider")
     outcomes = outcomes_by_node(result)
     failed = sorted(node for node, outcome in outcomes.items() if outcome == "FAILED")
     expected = [f"{slug}/{failing}"]

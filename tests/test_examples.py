@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import EXAMPLES, outcomes_by_node
+from conftest import STATIC, EXAMPLES, outcomes_by_node
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def example_packs(pytester):
 
 
 def test_examples_are_green_and_cover_every_connector(example_packs):
-    result = example_packs.runpytest("--dashpacks", "packs", "-rA", "-p", "no:cacheprovider")
+    result = example_packs.runpytest("--dashpacks", "packs", *STATIC, "-rA", "-p", "no:cacheprovider")
     outcomes = outcomes_by_node(result)
     assert result.ret == 0
     assert set(outcomes.values()) == {"PASSED"}
@@ -27,6 +27,6 @@ def test_examples_are_green_and_cover_every_connector(example_packs):
 
 
 def test_examples_under_xdist_give_the_same_outcomes(example_packs):
-    serial = outcomes_by_node(example_packs.runpytest("--dashpacks", "packs", "-rA", "-p", "no:cacheprovider"))
-    parallel = example_packs.runpytest_subprocess("--dashpacks", "packs", "-n", "2", "-rA", "-p", "no:cacheprovider")
+    serial = outcomes_by_node(example_packs.runpytest("--dashpacks", "packs", *STATIC, "-rA", "-p", "no:cacheprovider"))
+    parallel = example_packs.runpytest_subprocess("--dashpacks", "packs", *STATIC, "-n", "2", "-rA", "-p", "no:cacheprovider")
     assert outcomes_by_node(parallel) == serial

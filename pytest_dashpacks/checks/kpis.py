@@ -1,0 +1,205 @@
+"""Pack-level KPI items: ``kpi[...]`` (oracle on boundary data), ``property[...]``
+(oracle on Hypothesis data) and ``narrative[...@case]`` (the sentence renders cleanly)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import yaml
+
+from ..errors import CheckFailure, CheckSkipped, DashpacksError, SqlExcerpt
+from ..model import KpiContract
+from . import CheckContext, register
+
+
+def _kpi(ctx: CheckContext) -> KpiContract:
+    name = (ctx.param or "").split("@")[0]
+    return next(k for k in ctx.pack.kpis if k.name == name)
+
+
+def _query(ctx: CheckContext, kpi: KpiContract) -> tuple[Any, Any, str]:
+    """The KPI's board, query and DuckDB SQL."""
+    from ..packs import board_files
+
+    session, pack = ctx.session, ctx.pack
+    path = next((p for p in board_files(pack.directory) if p.stem == kpi.board), None)
+    if path is None:
+        raise CheckSkipped(f"board {kpi.board} does not exist; see pack.yml::load")
+    try:
+        board = session.board(path, pack.directory)
+        query = board.query(kpi.query)
+        if query is None:
+            raise CheckSkipped(f"board {kpi.board} has no query {kpi.query}; see pack.yml::load")
+        session.parsed(pack, board, query)
+    except DashpacksError:
+        raise CheckSkipped(f"{kpi.board}.{kpi.query} does not load or parse; see its own items") from None
+    return board, query, session.runnable(pack, board, query)
+
+
+def _run(sandbox: Any, sql: str, kpi: KpiContract) -> Any:
+    try:
+        return sandbox.run(sql)
+    except DashpacksError as exc:
+        exc.span = kpi.span
+        exc.message = f"kpi {kpi.name}: {exc.message}"
+        raise
+
+
+@register("kpi", "timezone")
+def check_kpi(ctx: CheckContext) -> None:
+    """Each bucket equals the oracle on boundary data plus the seed."""
+    from .. import oracle
+
+    kpi = _kpi(ctx)
+    _, _, sql = _query(ctx, kpi)
+    session, pack = ctx.session, ctx.pack
+    version = session.versions(pack)[-1]
+    rows = session.dataset(pack, version, "boundary")
+    result = _run(session.sandbox(pack, version, "boundary"), sql, kpi)
+    _missing_columns(kpi, result.columns)
+    source = session.source_rows(pack, version, kpi, rows)
+    stored = session.stored_zone(pack, version, kpi)
+    actual = oracle.query_buckets(kpi, result.records())
+    expected = oracle.expected_buckets(kpi, source, stored, pack.timezone)
+    mismatches = oracle.compare(actual, expected)
+    if not mismatches:
+        return
+    first = mismatches[0]
+    cause = oracle.likely_cause(kpi, actual, source, stored, pack.timezone)
+    moved = oracle.moved_rows(kpi, source, first.bucket, stored, pack.timezone)
+    details = [f"likely cause: {cause}"]
+    details += [f"bucket {m.bucket}: query {m.actual}, expected {m.expected}" for m in mismatches[1:6]]
+    if len(mismatches) > 6:
+        details.append(f"... {len(mismatches) - 6} more buckets differ")
+    if moved:
+        details.append("rows that move between buckets with the zone:")
+        details += [f"  {line}" for line in moved[:6]]
+    raise CheckFailure(
+        f"kpi {kpi.name}: bucket {first.bucket} ({kpi.grain}, {pack.timezone}) is {first.actual} in the query, "
+        f"expected {first.expected}",
+        kpi.span, sql=SqlExcerpt(sql), details=tuple(details), defect_class="timezone",
+    )
+
+
+def _missing_columns(kpi: KpiContract, columns: tuple[str, ...]) -> None:
+    lowered = {c.lower() for c in columns}
+    for role, column in (("time_column", kpi.time_column), ("measure_column", kpi.measure_column)):
+        if column.lower() not in lowered:
+            raise CheckFailure(
+                f"kpi {kpi.name}: {role} {column!r} is not a column of {kpi.board}.{kpi.query} (returns {', '.join(columns)})",
+                kpi.span, defect_class="config",
+            )
+
+
+@register("property", "volume")
+def check_property(ctx: CheckContext) -> None:
+    """The oracle holds for Hypothesis-generated datasets."""
+    from hypothesis import HealthCheck, given, settings
+
+    from .. import oracle
+    from ..datagen import dataset_strategy
+
+    kpi = _kpi(ctx)
+    board, query, sql = _query(ctx, kpi)
+    session, pack = ctx.session, ctx.pack
+    version = session.versions(pack)[-1]
+    db = session.fixture_db(pack, version)
+    stored = session.stored_zone(pack, version, kpi)
+    tables = session.tables_read(pack, version, sql, kpi)
+    failing: dict[str, Any] = {}
+    sandbox = db.open({})
+
+    @settings(
+        max_examples=session.settings.property_examples,
+        derandomize=bool(os.environ.get("CI")) or session.settings.property_derandomize,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
+    @given(dataset_strategy(version, tables, pack.timezone))
+    def oracle_holds(rows: dict[str, list[dict[str, Any]]]) -> None:
+        sandbox.replace_rows(rows)
+        result = _run(sandbox, sql, kpi)
+        actual = oracle.query_buckets(kpi, result.records())
+        source = session.source_rows(pack, version, kpi, rows)
+        expected = oracle.expected_buckets(kpi, source, stored, pack.timezone)
+        mismatches = oracle.compare(actual, expected)
+        if mismatches:
+            failing.update(rows=rows, actual=actual, expected=expected, mismatches=mismatches)
+            raise AssertionError("oracle mismatch")
+
+    try:
+        oracle_holds()
+    except AssertionError:
+        sandbox.close()
+        first = failing["mismatches"][0]
+        raise CheckFailure(
+            f"kpi {kpi.name}: on generated data bucket {first.bucket} is {first.actual} in the query, expected {first.expected}",
+            kpi.span,
+            details=("shrunk dataset as a regression case; save it under regressions/ and correct the id and title:",
+                     *regression_yaml(kpi, version.name, pack.timezone, failing["rows"], failing["expected"]).splitlines()),
+            defect_class="volume",
+        ) from None
+    sandbox.close()
+
+
+def regression_yaml(kpi: KpiContract, version: str, zone: str, rows: dict[str, list[dict[str, Any]]], expected: dict[Any, float]) -> str:
+    """A SPEC section 7 regression case reproducing a KPI failure, expecting the oracle's answer."""
+    data = {table: [{k: _plain(v) for k, v in row.items()} for row in table_rows] for table, table_rows in rows.items() if table_rows}
+    case = {
+        "id": f"PROP-{kpi.name}",
+        "title": f"{kpi.name} disagrees with its oracle on generated data",
+        "class": "volume",
+        "board": kpi.board,
+        "query": kpi.query,
+        "schema_version": version,
+        "timezone": zone,
+        "seed": False,
+        "data": data,
+        "expect": {"rows": [{kpi.time_column: b.isoformat(), kpi.measure_column: round(v, 6)} for b, v in sorted(expected.items())]},
+    }
+    return yaml.safe_dump(case, sort_keys=False, width=120)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
+    if value.__class__.__name__ == "Decimal":
+        return float(value)
+    return value
+
+
+@register("narrative", "narrative")
+def check_narrative(ctx: CheckContext) -> None:
+    """The KPI sentence renders without None, nan, inf, -0 or raw braces under a data case."""
+    from ..narrative import narrative_problems, render_narrative
+    from ..oracle import as_date
+
+    kpi = _kpi(ctx)
+    case = (ctx.param or "").split("@")[1]
+    assert kpi.narrative is not None
+    _, _, sql = _query(ctx, kpi)
+    session, pack = ctx.session, ctx.pack
+    version = session.versions(pack)[-1]
+    result = _run(session.sandbox(pack, version, case), sql, kpi)
+    records = result.records()
+    if records:
+        time_key = next((c for c in result.columns if c.lower() == kpi.time_column.lower()), None)
+        records.sort(key=lambda r: (as_date(r.get(time_key)) is not None, str(as_date(r.get(time_key)))) if time_key else 0)
+        row = records[-1]
+    else:
+        row = {column: None for column in result.columns}
+    try:
+        sentence = render_narrative(kpi.narrative, row)
+    except Exception as exc:  # a template error is the narrative's defect
+        raise CheckFailure(f"kpi {kpi.name}: the narrative does not render under {case} data: {exc}", kpi.span, defect_class="narrative") from None
+    problems = narrative_problems(sentence)
+    if problems:
+        raise CheckFailure(
+            f"kpi {kpi.name}: under {case} data the narrative {', '.join(problems)}: {sentence!r}",
+            kpi.span,
+            details=(f"row: {row}", "use the filters currency, percent, number, signed or date, which render missing values as 'n/a'"),
+            defect_class="narrative",
+        )

@@ -1,0 +1,184 @@
+"""Items that run board SQL in fixture databases: ``execute``, ``timezone``, ``clock``, ``volume``.
+
+Each runs the query (transpiled to DuckDB) in a sandboxed in-memory database
+holding the rows of one data case and checks what the SPEC says the item proves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import CheckFailure, CheckSkipped, DashpacksError, SqlExcerpt
+from ..fixturedb import QueryResult, Sandbox, bad_numbers, row_multiset
+from ..model import KpiContract
+from . import CheckContext, register
+
+
+def runnable(ctx: CheckContext) -> str:
+    """The query as DuckDB SQL; a query that does not parse is its syntax item's failure."""
+    assert ctx.board is not None and ctx.query is not None
+    try:
+        ctx.session.parsed(ctx.pack, ctx.board, ctx.query)
+    except DashpacksError:
+        raise CheckSkipped("the query does not render or parse; see its syntax item") from None
+    return ctx.session.runnable(ctx.pack, ctx.board, ctx.query)
+
+
+def run(ctx: CheckContext, sandbox: Sandbox, sql: str, what: str = "", zone: str | None = None) -> QueryResult:
+    """Run and locate any failure at the query's line in the board."""
+    assert ctx.query is not None
+    try:
+        return sandbox.run(sql, zone)
+    except DashpacksError as exc:
+        exc.span = ctx.query.span
+        if what:
+            exc.message = f"{what}: {exc.message}"
+        raise
+
+
+def newest(ctx: CheckContext) -> Any:
+    return ctx.session.versions(ctx.pack)[-1]
+
+
+def kpis_of(ctx: CheckContext) -> list[KpiContract]:
+    assert ctx.board is not None and ctx.query is not None
+    return [k for k in ctx.pack.kpis if k.board == ctx.board.stem and k.query == ctx.query.name]
+
+
+def show_rows(result: QueryResult, rows: list[tuple[Any, ...]], limit: int = 8) -> list[str]:
+    lines = [f"    {dict(zip(result.columns, row))}" for row in rows[:limit]]
+    if len(rows) > limit:
+        lines.append(f"    ... {len(rows) - limit} more")
+    return lines
+
+
+@register("execute", "schema_drift")
+def check_execute(ctx: CheckContext) -> None:
+    """Runs on the version's seed; every column a chart binds is in the result."""
+    assert ctx.board is not None and ctx.query is not None and ctx.param is not None
+    sql = runnable(ctx)
+    version = next(v for v in ctx.session.versions(ctx.pack) if v.name == ctx.param)
+    result = run(ctx, ctx.session.sandbox(ctx.pack, version, "seed"), sql, f"fails on {version.label}")
+    returned = {c.lower() for c in result.columns}
+    missing = [b for b in ctx.board.bindings if b.query == ctx.query.name and b.column.lower() not in returned]
+    if missing:
+        first = missing[0]
+        raise CheckFailure(
+            f"{first.describe()} names column {first.column!r}, which the query does not return when it runs on {version.label}",
+            first.span,
+            details=(f"returned columns: {', '.join(result.columns)}",),
+            defect_class="schema_drift",
+        )
+
+
+@register("timezone", "timezone")
+def check_timezone(ctx: CheckContext) -> None:
+    """Same result with the session time zone set to the item's zone as with UTC."""
+    assert ctx.query is not None and ctx.param is not None
+    sql = runnable(ctx)
+    version = newest(ctx)
+    sandbox = ctx.session.sandbox(ctx.pack, version, "boundary")
+    baseline = run(ctx, sandbox, sql, "in a UTC session", "UTC")
+    other = run(ctx, sandbox, sql, f"in a {ctx.param} session", ctx.param)
+    left, right = row_multiset(baseline.rows), row_multiset(other.rows)
+    if left == right:
+        return
+    only_utc = [r for r in left if r not in right]
+    only_zone = [r for r in right if r not in left]
+    details = [f"rows only in the UTC session ({len(only_utc)}):", *show_rows(baseline, only_utc),
+               f"rows only in the {ctx.param} session ({len(only_zone)}):", *show_rows(other, only_zone),
+               "likely cause: a cast of a naive timestamp to TIMESTAMPTZ, CURRENT_DATE or date_trunc on TIMESTAMPTZ "
+               "follows the session zone; convert explicitly: (ts AT TIME ZONE 'UTC') AT TIME ZONE '<zone>'"]
+    raise CheckFailure(
+        f"the result depends on the session time zone: {ctx.param} gives {len(right)} rows, UTC {len(left)}, and they differ",
+        ctx.query.span, sql=SqlExcerpt(sql), details=tuple(details), defect_class="timezone",
+    )
+
+
+@register("clock", "timezone")
+def check_clock(ctx: CheckContext) -> None:
+    """With now frozen at the instant, UTC and reporting-zone sessions give the same answer."""
+    from freezegun import freeze_time
+
+    from ..datagen import clock_instant
+    from ..execution import frozen_sql
+
+    assert ctx.query is not None and ctx.param is not None
+    sql = runnable(ctx)
+    zone = ctx.pack.timezone
+    instant = clock_instant(ctx.param, zone)
+    version = newest(ctx)
+    rows = ctx.session.clock_dataset(ctx.pack, version, instant)
+    db = ctx.session.fixture_db(ctx.pack, version)
+    with freeze_time(instant), db.open(rows, zones=(zone,)) as sandbox:
+        in_utc = run(ctx, sandbox, frozen_sql(sql, instant, "UTC"), f"with now frozen at {instant:%Y-%m-%d %H:%M:%S} UTC", "UTC")
+        in_zone = run(ctx, sandbox, frozen_sql(sql, instant, zone), f"with now frozen, in a {zone} session", zone)
+    left, right = row_multiset(in_utc.rows), row_multiset(in_zone.rows)
+    if left == right:
+        return
+    local_time = instant.astimezone(__import__("zoneinfo").ZoneInfo(zone))
+    hint = (
+        "CURRENT_DATE (and CURRENT_TIMESTAMP cast to DATE) follow the session zone; "
+        f"use CAST(NOW() AT TIME ZONE '{zone}' AS DATE) for the reporting day"
+    )
+    raise CheckFailure(
+        f"at {ctx.param} ({instant:%Y-%m-%d %H:%M:%S} UTC = {local_time:%Y-%m-%d %H:%M:%S} {zone}) the answer depends on the "
+        f"session zone: UTC gives {len(left)} rows, {zone} gives {len(right)}",
+        ctx.query.span,
+        sql=SqlExcerpt(sql),
+        details=(f"rows only in the UTC session:", *show_rows(in_utc, [r for r in left if r not in right]),
+                 f"rows only in the {zone} session:", *show_rows(in_zone, [r for r in right if r not in left]),
+                 f"hint: {hint}"),
+        defect_class="timezone",
+    )
+
+
+@register("volume", "volume")
+def check_volume(ctx: CheckContext) -> None:
+    """Runs and keeps its invariants under the item's data case."""
+    from .. import oracle
+
+    assert ctx.query is not None and ctx.param is not None
+    sql = runnable(ctx)
+    case, version = ctx.param, newest(ctx)
+    result = run(ctx, ctx.session.sandbox(ctx.pack, version, case), sql, f"under volume[{case}]")
+    numeric = [c for c, t in zip(result.columns, result.types) if t.upper() in ("DOUBLE", "FLOAT", "REAL") or t.upper().startswith("DECIMAL")]
+    bad = bad_numbers(result, numeric)
+    if bad:
+        raise CheckFailure(
+            f"under volume[{case}] the query returns NaN or infinity: {bad[0]}",
+            ctx.query.span, sql=SqlExcerpt(sql),
+            details=tuple(f"also: {b}" for b in bad[1:5]) + ("guard divisions with NULLIF(denominator, 0)",),
+            defect_class="volume",
+        )
+    if case == "large":
+        return
+    for kpi in kpis_of(ctx):
+        actual = oracle.query_buckets(kpi, result.records())
+        rows = ctx.session.dataset(ctx.pack, version, case)
+        source = ctx.session.source_rows(ctx.pack, version, kpi, rows)
+        stored = ctx.session.stored_zone(ctx.pack, version, kpi)
+        if (case == "soft_deleted" and kpi.source.exclude_deleted) or (case == "history" and kpi.source.exclude_history):
+            seed = run(ctx, ctx.session.sandbox(ctx.pack, version, "seed"), sql)
+            before = oracle.query_buckets(kpi, seed.records())
+            changed = oracle.compare(actual, before)
+            if changed:
+                what = "soft-deleted" if case == "soft_deleted" else "inactive history"
+                first = changed[0]
+                raise CheckFailure(
+                    f"kpi {kpi.name}: adding {what} rows changed bucket {first.bucket}: {first.expected} -> {first.actual}, "
+                    f"but the contract excludes them",
+                    ctx.query.span, sql=SqlExcerpt(sql),
+                    details=(f"filter them out: {'NOT COALESCE(_fivetran_deleted, FALSE)' if case == 'soft_deleted' else 'COALESCE(_fivetran_active, TRUE)'}",),
+                    defect_class="volume",
+                )
+        expected = oracle.expected_buckets(kpi, source, stored, ctx.pack.timezone)
+        total, bound = sum(actual.values()), sum(v for b, v in expected.items() if not actual or min(actual) <= b <= max(actual))
+        if total > bound + 1e-6 * max(1.0, abs(bound)) and bound >= 0:
+            raise CheckFailure(
+                f"kpi {kpi.name}: under volume[{case}] the query totals {total:g}, more than the oracle's {bound:g}: "
+                f"a join fans out (several rows per source row)",
+                ctx.query.span, sql=SqlExcerpt(sql),
+                details=("aggregate the child table before joining, or join on the full key",),
+                defect_class="volume",
+            )

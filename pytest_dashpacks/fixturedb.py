@@ -1,0 +1,292 @@
+"""Fixture databases: one connector version in a sandboxed, in-memory DuckDB.
+
+Each :class:`FixtureDatabase` knows a version's tables and models. Every call
+to :meth:`FixtureDatabase.open` builds a fresh in-memory database holding the
+rows it is given (the version's seed by default), so no item sees another
+item's rows. The connection is locked down before any pack SQL runs: no file
+or network access, no extension install or autoload, a memory limit, a locked
+configuration, and a per-query timeout that interrupts the query.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterable
+
+from .errors import CheckFailure, SqlExcerpt
+from .model import Connector, ConnectorVersion, TableSpec
+from .rendering import MODEL_SCHEMA
+
+Rows = dict[str, list[dict[str, Any]]]  # table key -> rows (column name -> value)
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: tuple[str, ...]
+    types: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+class SandboxViolation(CheckFailure):
+    """The query tried something the sandbox refuses, or ran out of time or memory."""
+
+
+# --- seeds --------------------------------------------------------------------------
+
+
+def read_seed(path: Any) -> list[dict[str, Any]]:
+    """A seed CSV as rows of strings; empty fields are NULL."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [{k: (v if v != "" else None) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def seed_rows(connector: Connector, version: ConnectorVersion) -> Rows:
+    """The connector's seed (written for its first version) transformed by ``version``'s changes."""
+    first = connector.versions[0]
+    rows: Rows = {table.key: read_seed(connector.seeds[table.key]) if table.key in connector.seeds else [] for table in first.tables.values()}
+    keys = {_id(connector.schema, key): key for key in rows}  # "schema.table" -> current key
+    for change in version.lineage:
+        p = change.params
+        if change.kind == "add_table":
+            rows[str(p["table"])] = []
+            keys[_id(connector.schema, str(p["table"]))] = str(p["table"])
+            continue
+        key = keys.get(_id(connector.schema, str(p.get("table", p.get("from")))))
+        if key is None:
+            continue
+        if change.kind == "drop_table":
+            del rows[key]
+        elif change.kind == "rename_table":
+            rows[str(p["to"])] = rows.pop(key)
+            keys[_id(connector.schema, str(p["to"]))] = str(p["to"])
+        elif change.kind == "rename_column":
+            for row in rows[key]:
+                row[str(p["to"])] = row.pop(str(p["from"]), None)
+        elif change.kind == "drop_column":
+            for row in rows[key]:
+                row.pop(str(p["column"]), None)
+        elif change.kind == "add_column":
+            for row in rows[key]:
+                row[str(p["column"])] = None
+        elif change.kind == "change_values":
+            # A connector that upper-cases an enum delivers the old rows upper-cased too.
+            new = {str(v).lower(): v for v in p["values"]}
+            for row in rows[key]:
+                value = row.get(str(p["column"]))
+                if isinstance(value, str) and value not in p["values"] and value.lower() in new:
+                    row[str(p["column"])] = new[value.lower()]
+        # change_type: the values are cast when they are loaded into the new type
+    return rows
+
+
+def _id(schema: str, key: str) -> str:
+    table_schema, _, name = key.rpartition(".")
+    return f"{table_schema or schema}.{name}".lower()
+
+
+# --- databases ------------------------------------------------------------------------
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_sql(table: TableSpec) -> str:
+    return f"{quote(table.schema)}.{quote(table.name)}"
+
+
+@dataclass
+class FixtureDatabase:
+    """One connector version: its tables, seed and models, ready to open sandboxed copies."""
+
+    connector: Connector
+    version: ConnectorVersion
+    models: list[tuple[str, str]]  # (name, rendered DuckDB SQL), in dependency order
+    memory_limit: str = "1GB"
+    timeout: float = 10.0
+    _seed: Rows | None = field(default=None, repr=False)
+
+    @property
+    def seed(self) -> Rows:
+        if self._seed is None:
+            self._seed = seed_rows(self.connector, self.version)
+        return self._seed
+
+    def open(
+        self, rows: Rows | None = None, *, timezone: str = "UTC", fill: dict[str, str] | None = None, zones: tuple[str, ...] = ()
+    ) -> Sandbox:
+        """A fresh database with ``rows`` (default: the seed) and ``fill`` (table key -> SELECT producing rows).
+
+        ``timezone`` is the session zone of :meth:`Sandbox.run`; each of ``zones`` gets its own session
+        on the same data (TimeZone is a per-connection setting), made before the configuration is locked.
+        """
+        import duckdb
+
+        con = duckdb.connect(
+            ":memory:",
+            config={
+                "enable_external_access": False,
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+                "memory_limit": self.memory_limit,
+                "temp_directory": "",  # never spill to disk: a fixture database writes no file
+            },
+        )
+        con.execute(f"SET TimeZone = '{timezone}'")
+        data = self.seed if rows is None else rows
+        for schema in sorted({t.schema for t in self.version.tables.values()} | {MODEL_SCHEMA}):
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+        for table in self.version.tables.values():
+            columns = ", ".join(f"{quote(c.name)} {c.type}" for c in table.columns)
+            con.execute(f"CREATE TABLE {table_sql(table)} ({columns})")
+            if fill and table.key in fill:
+                con.execute(f"INSERT INTO {table_sql(table)} {fill[table.key]}")
+            _insert(con, table, data.get(table.key, []))
+        for name, sql in self.models:
+            try:
+                con.execute(f"CREATE VIEW {quote(MODEL_SCHEMA)}.{quote(name)} AS {sql}")
+            except duckdb.Error:
+                pass  # a model that does not build on this version: queries using it fail with DuckDB's message
+        sessions = {timezone: con}
+        for zone in zones:
+            if zone not in sessions:
+                cursor = con.cursor()
+                cursor.execute(f"SET TimeZone = '{zone}'")
+                sessions[zone] = cursor
+        con.execute("SET lock_configuration = true")
+        return Sandbox(sessions, timezone, self.timeout, tuple(self.version.tables.values()))
+
+
+def _insert(con: Any, table: TableSpec, rows: list[dict[str, Any]], chunk: int = 2000) -> None:
+    """Insert rows as literal VALUES batches (far faster than executemany), cast to the column types
+    the way a warehouse loader casts text."""
+    if not rows:
+        return
+    names = [c.name for c in table.columns]
+    aliases = ", ".join(f"c{i}" for i in range(len(names)))
+    casts = ", ".join(f"CAST(c{i} AS {c.type})" for i, c in enumerate(table.columns))
+    for start in range(0, len(rows), chunk):
+        values = ",\n".join(
+            "(" + ", ".join(_literal(row.get(name)) for name in names) + ")" for row in rows[start : start + chunk]
+        )
+        con.execute(f"INSERT INTO {table_sql(table)} SELECT {casts} FROM (VALUES {values}) AS v({aliases})")
+
+
+def _literal(value: Any) -> str:
+    """A value as VARCHAR SQL text (NULL stays NULL); the cast to the column type follows."""
+    if value is None:
+        return "NULL::VARCHAR"
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, float) and not math.isfinite(value):
+        text = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    elif isinstance(value, (int, float, Decimal)):
+        text = str(value)
+    elif hasattr(value, "isoformat"):
+        text = value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
+    else:
+        text = str(value)
+    return "'" + text.replace("'", "''") + "'"
+
+
+class Sandbox:
+    """A locked-down DuckDB database that runs one SELECT at a time under a timeout,
+    in one of the session zones it was opened with."""
+
+    def __init__(self, sessions: dict[str, Any], default_zone: str, timeout: float, tables: tuple[TableSpec, ...] = ()) -> None:
+        self._sessions, self._zone, self._timeout = sessions, default_zone, timeout
+        self._con = sessions[default_zone]
+        self._tables = tables
+        self._filled: set[str] = set()
+
+    def replace_rows(self, rows: Rows) -> None:
+        """Swap in a new dataset (the plugin's own statements, never pack SQL): far cheaper than a new database."""
+        for table in self._tables:
+            if table.key in rows or table.key in self._filled:
+                self._con.execute(f"DELETE FROM {table_sql(table)}")
+                _insert(self._con, table, rows.get(table.key, []))
+        self._filled = {key for key, table_rows in rows.items() if table_rows}
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for session in self._sessions.values():
+            session.close()
+
+    def run(self, sql: str, zone: str | None = None) -> QueryResult:
+        """Run one query; timeouts, sandbox refusals and DuckDB errors become readable failures."""
+        import duckdb
+
+        con = self._sessions[zone or self._zone]
+        timer = threading.Timer(self._timeout, con.interrupt)
+        timer.start()
+        try:
+            relation = con.execute(sql)
+            rows = relation.fetchall()
+            description = relation.description or []
+        except duckdb.InterruptException:
+            raise SandboxViolation(
+                f"the query did not finish within {self._timeout:g} s (dashpacks_query_timeout) and was interrupted",
+                sql=SqlExcerpt(sql), defect_class="volume",
+            ) from None
+        except duckdb.PermissionException as exc:
+            raise SandboxViolation(
+                f"refused by the sandbox: {_first_line(exc)}", sql=SqlExcerpt(sql), defect_class="rendering"
+            ) from None
+        except duckdb.OutOfMemoryException as exc:
+            raise SandboxViolation(f"the query ran out of memory: {_first_line(exc)}", sql=SqlExcerpt(sql), defect_class="volume") from None
+        except duckdb.Error as exc:
+            raise CheckFailure(f"DuckDB: {_first_line(exc)}", sql=SqlExcerpt(sql), defect_class="schema_drift") from None
+        finally:
+            timer.cancel()
+        return QueryResult(tuple(d[0] for d in description), tuple(str(d[1]) for d in description), tuple(rows))
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+# --- comparing results ---------------------------------------------------------------------
+
+
+def normalized(value: Any, digits: int = 6) -> Any:
+    """A value in a form that compares across runs: floats rounded, -0.0 as 0.0, NaN as the string 'nan'."""
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        rounded = round(value, digits)
+        return 0.0 if rounded == 0 else rounded
+    return value
+
+
+def row_multiset(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows normalized and sorted, so results compare without regard to order."""
+    return sorted((tuple(normalized(v) for v in row) for row in rows), key=lambda r: tuple((v is None, str(v)) for v in r))
+
+
+def bad_numbers(result: QueryResult, columns: Iterable[str]) -> list[str]:
+    """NaN or infinite values in the given output columns, described with their row."""
+    index = {name.lower(): i for i, name in enumerate(result.columns)}
+    problems = []
+    for name in columns:
+        i = index.get(name.lower())
+        if i is None:
+            continue
+        for row in result.rows:
+            value = row[i]
+            if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+                problems.append(f"{name} = {value} in row {dict(zip(result.columns, row))}")
+    return problems

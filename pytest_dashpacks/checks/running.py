@@ -175,10 +175,13 @@ def check_volume(ctx: CheckContext) -> None:
         expected = oracle.expected_buckets(kpi, source, stored, ctx.pack.timezone)
         total, bound = sum(actual.values()), sum(v for b, v in expected.items() if not actual or min(actual) <= b <= max(actual))
         if total > bound + 1e-6 * max(1.0, abs(bound)) and bound >= 0:
+            cause = oracle.likely_cause(kpi, actual, source, stored, ctx.pack.timezone)
+            if cause.startswith("unknown"):
+                cause = "a join fans out (several result rows per source row)"
             raise CheckFailure(
-                f"kpi {kpi.name}: under volume[{case}] the query totals {total:g}, more than the oracle's {bound:g}: "
-                f"a join fans out (several rows per source row)",
+                f"kpi {kpi.name}: under volume[{case}] the query totals {total:g}, more than the oracle's {bound:g}",
                 ctx.query.span, sql=SqlExcerpt(sql),
-                details=("aggregate the child table before joining, or join on the full key",),
+                details=(f"likely cause: {cause}",
+                         "aggregate child tables before joining, join on the full key, and filter deleted and history rows"),
                 defect_class="volume",
             )

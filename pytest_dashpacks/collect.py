@@ -39,6 +39,8 @@ def collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector 
 
     if file_path.name == "pack.yml":
         return PackFile.from_parent(parent, path=file_path)
+    if file_path.suffix in (".yml", ".yaml") and pack_dir_of(file_path, "regressions") and file_path.parent.name == "regressions":
+        return RegressionFile.from_parent(parent, path=file_path)
     if file_path.suffix in (".yml", ".yaml") and is_board_file(file_path) and pack_dir_of(file_path, "boards"):
         return BoardFile.from_parent(parent, path=file_path)
     return None
@@ -58,14 +60,20 @@ class DashpackItem(pytest.Item):
         error: DashpacksError | None = None,
         connector: str = "",
         span: SourceSpan | None = None,
+        case: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.check, self.param = check, param
+        self.check, self.param, self.case = check, param, case
+        self.record: dict[str, Any] = {}
         self.pack, self.board, self.query = pack, board, query
         self.error = error
         self.span = span
         self.defect_class = error.defect_class if error is not None and check == "load" else check_kind(check).defect_class
+        if check == "regression" and case is not None:
+            self.defect_class = case.defect_class
+        elif check == "ledger" and case is not None:
+            self.defect_class = case.get("class", "config")
         self.connector = connector or (pack.connector if pack else "")
         self.add_marker("dashpacks")
         self.add_marker(f"dashpacks_{check}")
@@ -77,12 +85,14 @@ class DashpackItem(pytest.Item):
                 ("defect_class", self.defect_class),
             ]
         )
+        if check == "regression":
+            self.user_properties.append(("regression", case.id if case is not None else self.name))
 
     def runtest(self) -> None:
         if self.error is not None:
             raise self.error
         assert self.pack is not None
-        ctx = CheckContext(dashpacks_session(self.config), self.pack, self.board, self.query, self.param)
+        ctx = CheckContext(dashpacks_session(self.config), self.pack, self.board, self.query, self.param, self.case, self.record)
         try:
             check_kind(self.check).run(ctx)
         except CheckSkipped as exc:
@@ -177,6 +187,18 @@ class PackFile(pytest.File):
                     self, name=name, nodeid=f"{self.nodeid}::{name}", check=check, param=param, pack=pack, span=kpi.span
                 )
                 yield apply_rules(node)
+        try:
+            ledger = session.ledger()
+        except ConfigError as exc:  # a broken ledger fails where the ledger is checked, once per pack
+            yield DashpackItem.from_parent(self, name="ledger", check="load", pack=pack, error=exc, span=exc.span)
+            return
+        for defect in ledger:
+            if defect.get("status") == "fixed" and defect.get("pack") == pack.name:
+                name = f"ledger[{defect['id']}]"
+                yield DashpackItem.from_parent(
+                    self, name=name, nodeid=f"{self.nodeid}::{name}", check="ledger", param=defect["id"], pack=pack,
+                    case=defect, connector=str(defect.get("connector", pack.connector)),
+                )
 
 
 class BoardFile(pytest.File):
@@ -242,3 +264,24 @@ class QueryNode(pytest.Collector):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, self.query.span.line - 1, self.name
+
+
+class RegressionFile(pytest.File):
+    """``<pack>/regressions/<ID>.yml``: one pinned case, ``<ID>``."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        session = dashpacks_session(self.config)
+        pack_dir = pack_dir_of(self.path, "regressions")
+        assert pack_dir is not None
+        try:
+            pack = session.pack(pack_dir / "pack.yml")
+        except ConfigError as exc:
+            error = ConfigError(f"cannot run this regression case: its pack.yml does not load: {exc.message}", exc.span)
+            yield DashpackItem.from_parent(self, name=self.path.stem, check="regression", error=error, span=exc.span)
+            return
+        try:
+            case = session.regression(self.path)
+        except ConfigError as exc:
+            yield DashpackItem.from_parent(self, name=self.path.stem, check="regression", pack=pack, error=exc, span=exc.span)
+            return
+        yield DashpackItem.from_parent(self, name=case.id, check="regression", pack=pack, case=case, span=case.span)

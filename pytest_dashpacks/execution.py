@@ -56,14 +56,37 @@ def runnable_sql(ast: exp.Query, dialect: str) -> str:
     return sql
 
 
+_UNIT_SECONDS = {"MICROSECOND": 1e-6, "MILLISECOND": 1e-3, "SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
+
+
 def _duckdb_fixups(ast: exp.Query) -> exp.Query:
     """Rewrites where sqlglot's DuckDB output does not mean what the warehouse SQL meant."""
+    import sqlglot
     from sqlglot import exp
 
-    for node in list(ast.find_all(exp.Anonymous)):
-        if node.name.upper() == "TIMESTAMP" and len(node.expressions) == 1:
-            # BigQuery TIMESTAMP(naive) reads it as UTC; a bare TIMESTAMPTZ cast would use the session zone.
-            node.replace(exp.AtTimeZone(this=exp.cast(node.expressions[0], "TIMESTAMP"), zone=exp.Literal.string("UTC")))
+    for node in list(ast.find_all(exp.TimestampDiff)):
+        # BigQuery counts elapsed units; DuckDB's DATE_DIFF on TIMESTAMPTZ counts unit boundaries
+        # on the session zone's clock, so the answer would move with the session zone.
+        unit = (node.text("unit") or "").upper()
+        if unit in _UNIT_SECONDS:
+            later, earlier = node.this.sql("duckdb"), node.expression.sql("duckdb")
+            seconds = _UNIT_SECONDS[unit]
+            node.replace(sqlglot.parse_one(
+                f"CAST(TRUNC((EPOCH({later}) - EPOCH({earlier})) / {seconds}) AS BIGINT)", read="duckdb"
+            ))
+
+    for node in list(ast.find_all(exp.Timestamp)):
+        # BigQuery TIMESTAMP(x[, zone]) reads x in that zone (default UTC); sqlglot's DuckDB output is a
+        # plain cast to TIMESTAMPTZ, which reads it in the session zone.
+        if node.args.get("with_tz") and not isinstance(node.this, exp.Literal) or node.args.get("zone") is not None:
+            zone = node.args.get("zone") or exp.Literal.string("UTC")
+            node.replace(exp.AtTimeZone(this=exp.cast(node.this.copy(), "TIMESTAMP"), zone=zone.copy()))
+    for kind, target in ((exp.Date, "DATE"), (exp.Datetime, "TIMESTAMP")):
+        for node in list(ast.find_all(kind)):
+            # DATE(ts, zone) / DATETIME(ts, zone): the instant's wall time in zone, whatever the session zone.
+            zone = node.args.get("zone") or (node.expression if kind is exp.Datetime else None)
+            if zone is not None and node.this is not None:
+                node.replace(exp.cast(exp.AtTimeZone(this=node.this.copy(), zone=zone.copy()), target))
     return ast
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Generator
 
 import pytest
 
-from . import collect, settings
+from . import collect, settings, stability
 
 CHECK_MARKERS = (
     "load", "syntax", "schema", "bindings", "transpile", "execute", "timezone", "clock", "volume",
@@ -25,16 +25,36 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"dashpacks_{check}: a pytest-dashpacks {check} item")
     config.addinivalue_line(
         "markers",
-        "dashpack_regression(id, defect_class): pins a fixed dashboard-pack defect; shown in the stability report",
+        "dashpack_regression(id, defect_class, connector=None): pins a fixed dashboard-pack defect; shown in the stability report",
     )
     resolved = settings.Settings.from_config(config)
     config.stash[collect.SESSION_KEY] = collect.DashpacksSession(resolved)
+    stability.configure(config)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Any:
     if not collect.dashpacks_session(parent.config).settings.enabled:
         return None
     return collect.collect_file(file_path, parent)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    stability.note_marked_regression(item)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    stability.order_and_select(config, items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    stability.pin_if_failed(item, call, report)
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    stability.summarize(terminalreporter, config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

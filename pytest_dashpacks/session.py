@@ -41,6 +41,20 @@ class ParsedQuery:
 class DashpacksSession:
     settings: Settings
     _cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    marked_regressions: dict[str, str] = field(default_factory=dict)  # defect id -> node id of a marked test
+    marked_outcomes: dict[str, str] = field(default_factory=dict)  # node id -> outcome, for tests run in this process
+
+    def ledger(self) -> list[dict[str, Any]]:
+        """The defect ledger's entries ([] when there is none)."""
+        from .regressions import load_ledger
+
+        path = self.settings.ledger_path
+        return self._memo(("ledger",), lambda: load_ledger(path) if path is not None else [])
+
+    def regression(self, path: Path) -> Any:
+        from .regressions import load_regression
+
+        return self._memo(("regression", path), lambda: load_regression(path))
 
     def _memo(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
         """Cache results and errors alike, so a broken file is read once and fails every item the same way."""
@@ -243,7 +257,7 @@ class DashpacksSession:
             if case == "boundary":  # seed plus rows at every edge of the reporting zone's calendar
                 instants = datagen.boundary_instants(pack.timezone, [2024])
                 extra = datagen.generate_rows(version, pack.timezone, rows_per_table=len(instants), seed=11, instants=instants)
-                return {k: db.seed.get(k, []) + extra.get(k, []) for k in set(db.seed) | set(extra)}
+                return {k: db.seed.get(k, []) + extra.get(k, []) for k in dict.fromkeys([*db.seed, *extra])}
             raise ValueError(f"unknown data case {case!r}")
 
         return self._memo(("dataset", pack.manifest, version.name, case), build)
@@ -280,7 +294,7 @@ class DashpacksSession:
             instants = sorted({utc + sign * o for o in offsets for sign in (1, -1)})
             extra = generate_rows(version, pack.timezone, rows_per_table=len(instants), seed=5, instants=instants)
             seed = self.fixture_db(pack, version).seed
-            return {k: seed.get(k, []) + extra.get(k, []) for k in set(seed) | set(extra)}
+            return {k: seed.get(k, []) + extra.get(k, []) for k in dict.fromkeys([*seed, *extra])}
 
         return self._memo(("clock-dataset", pack.manifest, version.name, instant.isoformat()), build)
 
@@ -309,7 +323,7 @@ class DashpacksSession:
                 spec = version.table(schema, table.name)
                 if spec is not None and spec.key not in keys:
                     keys.append(spec.key)
-        source = next((t.key for t in version.tables.values() if t.key.lower() == kpi.source.table.lower()), None)
+        source = kpi and next((t.key for t in version.tables.values() if t.key.lower() == kpi.source.table.lower()), None)
         if source and source not in keys:
             keys.append(source)
         del catalog
@@ -318,10 +332,11 @@ class DashpacksSession:
     def source_rows(self, pack: Pack, version: ConnectorVersion, kpi: Any, rows: Any) -> list[dict[str, Any]]:
         """The rows of a KPI's source table in a dataset."""
         wanted = kpi.source.table.lower()
-        for key, table_rows in rows.items():
-            if key.lower() == wanted or key.lower().rpartition(".")[2] == wanted:
-                return table_rows
-        return []
+        exact = [rows_ for key, rows_ in rows.items() if key.lower() == wanted]
+        if exact:  # "opportunity" is not "salesforce_history.opportunity"
+            return exact[0]
+        by_name = [rows_ for key, rows_ in rows.items() if key.lower().rpartition(".")[2] == wanted]
+        return by_name[0] if len(by_name) == 1 else []
 
     def stored_zone(self, pack: Pack, version: ConnectorVersion, kpi: Any) -> str:
         """The zone a KPI's timestamp column is stored in (its ``timezone:``, default UTC)."""

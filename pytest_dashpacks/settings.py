@@ -102,6 +102,14 @@ class Settings:
             property_examples=number("property-examples", int),
         )
 
+    @property
+    def ledger_path(self) -> Path | None:
+        """The ledger file: the option or ini, else ``<rootdir>/defects.yml`` when it exists."""
+        if self.ledger is not None:
+            return self.ledger
+        default = self.rootdir / "defects.yml"
+        return default if default.is_file() else None
+
     def fixture_roots(self, pack_fixtures: Path | None) -> list[Path]:
         """Fixture roots by precedence: pack.yml > option > ini > <rootdir>/connector_fixtures > curated."""
         from .connectors import curated_fixture_root

@@ -15,15 +15,20 @@ def example_packs(pytester):
     return pytester
 
 
+EVERYTHING = ("--dashpacks-large-rows", "2000", "--dashpacks-property-examples", "10", "-rA", "-p", "no:cacheprovider")
+
+
 def test_examples_are_green_and_cover_every_connector(example_packs):
-    result = example_packs.runpytest("--dashpacks", "packs", *STATIC, "-rA", "-p", "no:cacheprovider")
+    result = example_packs.runpytest_subprocess("--dashpacks", "packs", "-n", "2", *EVERYTHING)
     outcomes = outcomes_by_node(result)
     assert result.ret == 0
     assert set(outcomes.values()) == {"PASSED"}
     packs = {node.split("/")[1] for node in outcomes}
     assert packs == {"hubspot_pipeline", "salesforce_sales", "shopify_orders", "stripe_revenue", "zendesk_support"}
     checks = {node.rpartition("::")[2].partition("[")[0] for node in outcomes}
-    assert checks == {"load", "syntax", "schema", "bindings", "transpile"}
+    assert checks == {"load", "syntax", "schema", "bindings", "transpile", "execute", "timezone", "clock", "volume",
+                      "kpi", "property", "narrative"}
+    result.stdout.fnmatch_lines(["*= dashpacks stability =*"])
 
 
 def test_examples_under_xdist_give_the_same_outcomes(example_packs):

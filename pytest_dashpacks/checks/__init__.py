@@ -7,8 +7,8 @@ runs it with a :class:`CheckContext`. Checks raise our own exception types
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from ..model import Board, Pack, Query
@@ -22,6 +22,8 @@ class CheckContext:
     board: Board | None = None
     query: Query | None = None
     param: str | None = None  # the connector version or target an item is parametrized by
+    case: Any = None  # a regression case or ledger defect, for those items
+    record: dict[str, Any] = field(default_factory=dict)  # what a failing data check ran on, for pinning
 
 
 @dataclass(frozen=True)
@@ -44,5 +46,5 @@ def register(name: str, defect_class: str) -> Callable[[Callable[[CheckContext],
 
 def check_kind(name: str) -> CheckKind:
     if not CHECKS:
-        from . import bindings, kpis, load, running, schema, syntax, transpile  # noqa: F401  (they register themselves)
+        from . import bindings, kpis, load, pinned, running, schema, syntax, transpile  # noqa: F401  (they register themselves)
     return CHECKS[name]

@@ -56,7 +56,11 @@ def check_kpi(ctx: CheckContext) -> None:
     session, pack = ctx.session, ctx.pack
     version = session.versions(pack)[-1]
     rows = session.dataset(pack, version, "boundary")
+    tables = session.tables_read(pack, version, sql, kpi)
+    ctx.record.update(board=kpi.board, query=kpi.query, version=version.name, timezone=pack.timezone,
+                      rows={key: rows.get(key, []) for key in tables}, **{"class": "timezone"})
     result = _run(session.sandbox(pack, version, "boundary"), sql, kpi)
+    ctx.record["result"] = result
     _missing_columns(kpi, result.columns)
     source = session.source_rows(pack, version, kpi, rows)
     stored = session.stored_zone(pack, version, kpi)
@@ -128,6 +132,8 @@ def check_property(ctx: CheckContext) -> None:
         mismatches = oracle.compare(actual, expected)
         if mismatches:
             failing.update(rows=rows, actual=actual, expected=expected, mismatches=mismatches)
+            ctx.record.update(board=kpi.board, query=kpi.query, version=version.name, timezone=pack.timezone,
+                              rows=rows, result=result, **{"class": "volume"})
             raise AssertionError("oracle mismatch")
 
     try:

@@ -45,6 +45,17 @@ def kpis_of(ctx: CheckContext) -> list[KpiContract]:
     return [k for k in ctx.pack.kpis if k.board == ctx.board.stem and k.query == ctx.query.name]
 
 
+def remember(ctx: CheckContext, version: Any, data: Any, zone: str, defect_class: str, **extra: Any) -> None:
+    """Note what the item runs on, so --dashpacks-pin-dir can write a reproducing regression case."""
+    assert ctx.board is not None and ctx.query is not None
+    rows = ctx.session.dataset(ctx.pack, version, data) if isinstance(data, str) else data
+    tables = ctx.session.tables_read(ctx.pack, version, ctx.session.runnable(ctx.pack, ctx.board, ctx.query), None)
+    ctx.record.update(
+        board=ctx.board.stem, query=ctx.query.name, version=version.name, timezone=zone, **{"class": defect_class},
+        rows={key: rows.get(key, []) for key in tables}, **extra,
+    )
+
+
 def show_rows(result: QueryResult, rows: list[tuple[Any, ...]], limit: int = 8) -> list[str]:
     lines = [f"    {dict(zip(result.columns, row))}" for row in rows[:limit]]
     if len(rows) > limit:
@@ -58,7 +69,9 @@ def check_execute(ctx: CheckContext) -> None:
     assert ctx.board is not None and ctx.query is not None and ctx.param is not None
     sql = runnable(ctx)
     version = next(v for v in ctx.session.versions(ctx.pack) if v.name == ctx.param)
+    remember(ctx, version, "seed", "UTC", "schema_drift")
     result = run(ctx, ctx.session.sandbox(ctx.pack, version, "seed"), sql, f"fails on {version.label}")
+    ctx.record["result"] = result
     returned = {c.lower() for c in result.columns}
     missing = [b for b in ctx.board.bindings if b.query == ctx.query.name and b.column.lower() not in returned]
     if missing:
@@ -78,8 +91,10 @@ def check_timezone(ctx: CheckContext) -> None:
     sql = runnable(ctx)
     version = newest(ctx)
     sandbox = ctx.session.sandbox(ctx.pack, version, "boundary")
+    remember(ctx, version, "boundary", ctx.param, "timezone")
     baseline = run(ctx, sandbox, sql, "in a UTC session", "UTC")
     other = run(ctx, sandbox, sql, f"in a {ctx.param} session", ctx.param)
+    ctx.record["result"] = other
     left, right = row_multiset(baseline.rows), row_multiset(other.rows)
     if left == right:
         return
@@ -110,9 +125,11 @@ def check_clock(ctx: CheckContext) -> None:
     version = newest(ctx)
     rows = ctx.session.clock_dataset(ctx.pack, version, instant)
     db = ctx.session.fixture_db(ctx.pack, version)
+    remember(ctx, version, rows, zone, "timezone", now=instant.isoformat())
     with freeze_time(instant), db.open(rows, zones=(zone,)) as sandbox:
         in_utc = run(ctx, sandbox, frozen_sql(sql, instant, "UTC"), f"with now frozen at {instant:%Y-%m-%d %H:%M:%S} UTC", "UTC")
         in_zone = run(ctx, sandbox, frozen_sql(sql, instant, zone), f"with now frozen, in a {zone} session", zone)
+    ctx.record["result"] = in_zone
     left, right = row_multiset(in_utc.rows), row_multiset(in_zone.rows)
     if left == right:
         return
@@ -141,7 +158,10 @@ def check_volume(ctx: CheckContext) -> None:
     assert ctx.query is not None and ctx.param is not None
     sql = runnable(ctx)
     case, version = ctx.param, newest(ctx)
+    if case != "large":  # 200,000 rows per table are no regression file
+        remember(ctx, version, case, ctx.pack.timezone, "volume")
     result = run(ctx, ctx.session.sandbox(ctx.pack, version, case), sql, f"under volume[{case}]")
+    ctx.record["result"] = result
     numeric = [c for c, t in zip(result.columns, result.types) if t.upper() in ("DOUBLE", "FLOAT", "REAL") or t.upper().startswith("DECIMAL")]
     bad = bad_numbers(result, numeric)
     if bad:

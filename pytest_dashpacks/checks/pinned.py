@@ -1,0 +1,126 @@
+"""``<pack>/regressions/<ID>.yml::<ID>`` (a pinned defect stays fixed) and
+``<pack>/pack.yml::ledger[<ID>]`` (a fixed ledger defect has a passing pin)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import Any
+
+from ..errors import CheckFailure, ConfigError, DashpacksError, SqlExcerpt
+from ..packs import board_files, did_you_mean
+from ..regressions import RegressionCase, load_regression, row_diff
+from . import CheckContext, register
+
+
+def run_case(ctx: CheckContext, case: RegressionCase) -> tuple[Any, str | None, str]:
+    """Run a regression case: (result or None, error text or None, the SQL that ran)."""
+    from freezegun import freeze_time
+
+    from ..execution import frozen_sql, runnable_sql
+    from ..rendering import render_sql
+    from ..sqlanalysis import parse_query
+
+    session, pack, doc = ctx.session, ctx.pack, case.doc
+    boards = {p.stem: p for p in board_files(pack.directory)}
+    if case.board not in boards:
+        raise doc.error(f"board {case.board!r} does not exist{did_you_mean(case.board, sorted(boards))}", ("board",))
+    board = session.board(boards[case.board], pack.directory)
+    query = board.query(case.query)
+    if query is None:
+        raise doc.error(f"board {case.board} has no SQL query {case.query!r}{did_you_mean(case.query, [q.name for q in board.queries])}", ("query",))
+    versions = session.versions(pack)
+    version = versions[-1] if case.schema_version is None else next((v for v in versions if v.name == case.schema_version), None)
+    if version is None:
+        raise doc.error(f"schema_version {case.schema_version!r} is not one the pack checks ({', '.join(v.name for v in versions)})", ("schema_version",))
+    context = session.render_context(pack, board)
+    unknown = [name for name in case.variables if name not in context.values]
+    if unknown:
+        raise doc.error(f"variables: the board declares no variable {unknown[0]!r}{did_you_mean(unknown[0], sorted(context.values))}", ("variables", unknown[0]), key=True)
+    sql = render_sql(query.sql, replace(context, values={**context.values, **case.variables}), (query.name,))
+    runnable = runnable_sql(parse_query(sql, pack.dialect), pack.dialect)
+    zone = case.timezone or pack.timezone
+    keys = {t.key for t in version.tables.values()}
+    for table in case.data:
+        if table not in keys:
+            raise doc.error(f"data: {version.label} has no table {table!r}{did_you_mean(table, sorted(keys))}", ("data", table), key=True)
+    db = session.fixture_db(pack, version)
+    rows = {k: list(v) for k, v in (db.seed.items() if case.seed else [])}
+    for table, table_rows in case.data.items():
+        rows[table] = rows.get(table, []) + list(table_rows)
+    instant = None
+    if case.now:
+        instant = dt.datetime.fromisoformat(case.now.replace("Z", "+00:00"))
+        if instant.tzinfo is None:
+            instant = instant.replace(tzinfo=dt.timezone.utc)
+        runnable = frozen_sql(runnable, instant, zone)
+    with db.open(rows, zones=(zone,)) as sandbox:
+        try:
+            if instant is not None:
+                with freeze_time(instant):
+                    return sandbox.run(runnable, zone), None, runnable
+            return sandbox.run(runnable, zone), None, runnable
+        except DashpacksError as exc:
+            return None, exc.message, runnable
+
+
+@register("regression", "config")
+def check_regression(ctx: CheckContext) -> None:
+    case: RegressionCase = ctx.case
+    try:
+        result, error, sql = run_case(ctx, case)
+    except DashpacksError as exc:
+        if exc.span is None:
+            exc.span = case.span
+        raise
+    expect = case.expect
+    tolerance = float(expect.get("tolerance", 1e-6))
+    where = case.doc.span(("expect",))
+    if "error" in expect:
+        if error is None:
+            raise CheckFailure(f"expected the query to fail with {expect['error']!r}, but it ran and returned {len(result.rows)} rows",
+                               where, sql=SqlExcerpt(sql), defect_class=case.defect_class)
+        if str(expect["error"]).lower() not in error.lower():
+            raise CheckFailure(f"expected an error containing {expect['error']!r}, got: {error}", where, sql=SqlExcerpt(sql), defect_class=case.defect_class)
+        return
+    if error is not None:
+        raise CheckFailure(f"the query fails: {error}", where, sql=SqlExcerpt(sql), defect_class=case.defect_class)
+    if "columns" in expect and [c.lower() for c in result.columns] != [str(c).lower() for c in expect["columns"]]:
+        raise CheckFailure(f"expected columns {list(expect['columns'])}, got {list(result.columns)}",
+                           case.doc.span(("expect", "columns")), defect_class=case.defect_class)
+    if "rows" in expect:
+        diff = row_diff(expect["rows"], result.records(), ordered=bool(expect.get("ordered")), tolerance=tolerance)
+        if diff:
+            raise CheckFailure(
+                f"the pinned defect is back ({case.title or case.defect_class}): rows differ from expect.rows",
+                case.doc.span(("expect", "rows")), details=tuple(diff[:20]) + ((f"... {len(diff) - 20} more",) if len(diff) > 20 else ()),
+                defect_class=case.defect_class,
+            )
+
+
+@register("ledger", "config")
+def check_ledger(ctx: CheckContext) -> None:
+    """A fixed ledger defect has a pin, and the pin passes."""
+    defect: dict[str, Any] = ctx.case
+    from ..errors import SourceSpan
+
+    span = SourceSpan(ctx.session.settings.ledger_path, defect.get("_line", 0)) if ctx.session.settings.ledger_path else ctx.pack.span
+    pin = ctx.pack.directory / "regressions" / f"{defect['id']}.yml"
+    marked = ctx.session.marked_regressions.get(defect["id"])
+    if pin.is_file():
+        try:
+            check_regression(replace(ctx, case=load_regression(pin)))
+        except DashpacksError as exc:
+            raise CheckFailure(f"{defect['id']} is marked fixed, but its pin {pin.name} fails: {exc.message}", span,
+                               details=exc.details, defect_class=defect.get("class", "config")) from None
+        return
+    if marked is not None:
+        outcome = ctx.session.marked_outcomes.get(marked)
+        if outcome == "failed":
+            raise CheckFailure(f"{defect['id']} is marked fixed, but its pinning test {marked} fails", span, defect_class=defect.get("class", "config"))
+        return
+    raise CheckFailure(
+        f"{defect['id']} is marked fixed but has no pin: add regressions/{defect['id']}.yml to pack {ctx.pack.name} "
+        f"or mark a test with @pytest.mark.dashpack_regression({defect['id']!r}, defect_class={defect.get('class', 'config')!r})",
+        span, defect_class=defect.get("class", "config"),
+    )

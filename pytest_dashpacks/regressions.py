@@ -1,0 +1,117 @@
+"""Pinned defects: regression cases (``regressions/<ID>.yml``) and the defect ledger (``defects.yml``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .errors import SourceSpan
+from .oracle import as_date
+from .yamlsource import YamlDoc, load_yaml, validate
+
+
+@dataclass(frozen=True)
+class RegressionCase:
+    id: str
+    title: str
+    defect_class: str
+    board: str
+    query: str
+    schema_version: str | None
+    timezone: str | None
+    now: str | None
+    variables: dict[str, Any]
+    seed: bool
+    data: dict[str, list[dict[str, Any]]]
+    expect: dict[str, Any]
+    path: Path
+    span: SourceSpan
+    doc: YamlDoc = field(repr=False)
+
+
+def load_regression(path: Path) -> RegressionCase:
+    doc = load_yaml(path)
+    validate(doc, "regression")
+    d = doc.data
+    if str(d["id"]) != path.stem:
+        raise doc.error(f"id {d['id']!r} must match the file name {path.stem!r} (the node id is <file>::<id>)", ("id",))
+    return RegressionCase(
+        id=str(d["id"]), title=d.get("title", ""), defect_class=d["class"], board=d["board"], query=d["query"],
+        schema_version=d.get("schema_version"), timezone=d.get("timezone"), now=d.get("now"),
+        variables=dict(d.get("variables", {})), seed=bool(d.get("seed", False)), data=dict(d.get("data", {})),
+        expect=dict(d["expect"]), path=path, span=doc.span(()), doc=doc,
+    )
+
+
+def load_ledger(path: Path) -> list[dict[str, Any]]:
+    doc = load_yaml(path)
+    validate(doc, "ledger")
+    seen: dict[str, int] = {}
+    for index, defect in enumerate(doc.data["defects"]):
+        if defect["id"] in seen:
+            raise doc.error(f"defect id {defect['id']!r} appears twice (first at entry {seen[defect['id']]})", ("defects", index, "id"))
+        seen[defect["id"]] = index
+    return [dict(d, _line=doc.span(("defects", i)).line) for i, d in enumerate(doc.data["defects"])]
+
+
+# --- comparing rows ---------------------------------------------------------------------
+
+
+def _same(expected: Any, actual: Any, tolerance: float) -> bool:
+    if expected is None or actual is None:
+        return expected is None and actual is None
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return str(expected).lower() == str(actual).lower()
+    if isinstance(actual, (int, float, Decimal)) and not isinstance(actual, bool):
+        try:
+            e, a = float(expected), float(actual)
+        except (TypeError, ValueError):
+            return False
+        if math.isnan(e) or math.isnan(a):
+            return math.isnan(e) and math.isnan(a)
+        return abs(e - a) <= tolerance * max(1.0, abs(e))
+    if hasattr(actual, "isoformat"):
+        if hasattr(actual, "hour"):
+            return str(expected).replace("T", " ") == actual.isoformat(sep=" ")
+        return as_date(expected) == actual
+    return str(expected) == str(actual)
+
+
+def _shown(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return "nothing"
+    plain = {k: (v.isoformat(sep=" ") if hasattr(v, "hour") else v.isoformat()) if hasattr(v, "isoformat") else v for k, v in row.items()}
+    return str(plain)
+
+
+def row_diff(expected: list[dict[str, Any]], actual: list[dict[str, Any]], *, ordered: bool, tolerance: float) -> list[str]:
+    """Lines describing how ``actual`` differs from ``expected`` (empty when they match).
+
+    Only the columns the expected rows name are compared; rows match in any order unless ``ordered``.
+    """
+    columns = list(dict.fromkeys(k for row in expected for k in row))
+    lowered = [{k.lower(): v for k, v in row.items()} for row in actual]
+    projected = [{c: row.get(c.lower()) for c in columns} for row in lowered]
+    missing_columns = [c for c in columns if actual and c.lower() not in lowered[0]]
+    if missing_columns:
+        return [f"the query returns no column {', '.join(missing_columns)} (it returns {', '.join(actual[0])})"]
+    lines: list[str] = []
+    if ordered:
+        for i in range(max(len(expected), len(projected))):
+            e = expected[i] if i < len(expected) else None
+            a = projected[i] if i < len(projected) else None
+            if e is None or a is None or not all(_same(e.get(c), a.get(c), tolerance) for c in columns):
+                lines.append(f"row {i + 1}: expected {_shown(e)}, got {_shown(a)}")
+        return lines
+    unmatched = list(projected)
+    for row in expected:
+        match = next((a for a in unmatched if all(_same(row.get(c), a.get(c), tolerance) for c in columns)), None)
+        if match is None:
+            lines.append(f"- expected, missing: {_shown(row)}")
+        else:
+            unmatched.remove(match)
+    lines.extend(f"+ returned, not expected: {_shown(row)}" for row in unmatched)
+    return lines

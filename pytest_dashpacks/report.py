@@ -234,7 +234,7 @@ class StabilityReport:
 <style>
 body{{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}} table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:.25em .5em;text-align:right}} th:first-child,td:nth-child(3) code{{text-align:left}}
-td.bad{{background:#fdd;font-weight:bold}} figure{{display:inline-block;margin:0 1em 1em 0}} code{{font-size:12px}}
+td.bad{{background:#fdd;font-weight:bold}} #failures td,#ledger td{{text-align:left}} figure{{display:inline-block;margin:0 1em 1em 0}} code{{font-size:12px}}
 </style></head><body>
 <h1>dashpacks stability</h1>
 <p id="totals">{totals['passed']} passed, {totals['failed']} failed, {totals['skipped']} skipped, {totals['xfailed']} xfailed, {totals['xpassed']} xpassed</p>

@@ -49,7 +49,15 @@ class DashpacksSession:
         from .regressions import load_ledger
 
         path = self.settings.ledger_path
-        return self._memo(("ledger",), lambda: load_ledger(path) if path is not None else [])
+
+        def build() -> list[dict[str, Any]]:
+            if path is None:
+                return []
+            if not path.is_file():
+                raise ConfigError(f"defect ledger {path} does not exist (--dashpacks-ledger / dashpacks_ledger)", SourceSpan(path))
+            return load_ledger(path)
+
+        return self._memo(("ledger",), build)
 
     def regression(self, path: Path) -> Any:
         from .regressions import load_regression

@@ -73,17 +73,21 @@ def check_kpi(ctx: CheckContext) -> None:
     cause = oracle.likely_cause(kpi, actual, source, stored, pack.timezone)
     moved = oracle.moved_rows(kpi, source, first.bucket, stored, pack.timezone)
     details = [f"likely cause: {cause}"]
-    details += [f"bucket {m.bucket}: query {m.actual}, expected {m.expected}" for m in mismatches[1:6]]
+    details += [f"bucket {m.bucket}: query {_value(m.actual)}, expected {_value(m.expected)}" for m in mismatches[1:6]]
     if len(mismatches) > 6:
         details.append(f"... {len(mismatches) - 6} more buckets differ")
     if moved:
         details.append("rows that move between buckets with the zone:")
         details += [f"  {line}" for line in moved[:6]]
     raise CheckFailure(
-        f"kpi {kpi.name}: bucket {first.bucket} ({kpi.grain}, {pack.timezone}) is {first.actual} in the query, "
-        f"expected {first.expected}",
+        f"kpi {kpi.name}: bucket {first.bucket} ({kpi.grain}, {pack.timezone}) is {_value(first.actual)} in the query, "
+        f"expected {_value(first.expected)}",
         kpi.span, sql=SqlExcerpt(sql), details=tuple(details), defect_class="timezone",
     )
+
+
+def _value(value: float | None) -> str:
+    return "nothing (no row in that bucket)" if value is None else f"{value:g}"
 
 
 def _missing_columns(kpi: KpiContract, columns: tuple[str, ...]) -> None:
@@ -142,7 +146,8 @@ def check_property(ctx: CheckContext) -> None:
         sandbox.close()
         first = failing["mismatches"][0]
         raise CheckFailure(
-            f"kpi {kpi.name}: on generated data bucket {first.bucket} is {first.actual} in the query, expected {first.expected}",
+            f"kpi {kpi.name}: on generated data bucket {first.bucket} is {_value(first.actual)} in the query, "
+            f"expected {_value(first.expected)}",
             kpi.span,
             details=("shrunk dataset as a regression case; save it under regressions/ and correct the id and title:",
                      *regression_yaml(kpi, version.name, pack.timezone, failing["rows"], failing["expected"]).splitlines()),

@@ -24,7 +24,8 @@ def pin_id(nodeid: str) -> str:
     return "PIN-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", tail).strip("-")
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A value as YAML can hold it: dates as ISO text, Decimal as float, NaN as null."""
     if hasattr(value, "isoformat"):
         return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
     if value.__class__.__name__ == "Decimal":
@@ -40,7 +41,7 @@ def write_pin(directory: Path, nodeid: str, record: dict[str, Any], message: str
         return None
     case_id = pin_id(nodeid)
     result = record.get("result")
-    data = {table: [{k: _plain(v) for k, v in row.items()} for row in rows] for table, rows in record["rows"].items() if rows}
+    data = {table: [{k: plain(v) for k, v in row.items()} for row in rows] for table, rows in record["rows"].items() if rows}
     case: dict[str, Any] = {
         "id": case_id,
         "title": f"pinned from {nodeid}",
@@ -55,7 +56,7 @@ def write_pin(directory: Path, nodeid: str, record: dict[str, Any], message: str
     case["seed"] = False
     case["data"] = data
     if result is not None:
-        case["expect"] = {"rows": [{k: _plain(v) for k, v in row.items()} for row in result.records()]}
+        case["expect"] = {"rows": [{k: plain(v) for k, v in row.items()} for row in result.records()]}
     else:
         case["expect"] = {"error": record.get("error", "")}
     header = [

@@ -158,7 +158,9 @@ def check_property(ctx: CheckContext) -> None:
 
 def regression_yaml(kpi: KpiContract, version: str, zone: str, rows: dict[str, list[dict[str, Any]]], expected: dict[Any, float]) -> str:
     """A SPEC section 7 regression case reproducing a KPI failure, expecting the oracle's answer."""
-    data = {table: [{k: _plain(v) for k, v in row.items()} for row in table_rows] for table, table_rows in rows.items() if table_rows}
+    from ..pinning import plain
+
+    data = {table: [{k: plain(v) for k, v in row.items()} for row in table_rows] for table, table_rows in rows.items() if table_rows}
     case = {
         "id": f"PROP-{kpi.name}",
         "title": f"{kpi.name} disagrees with its oracle on generated data",
@@ -172,14 +174,6 @@ def regression_yaml(kpi: KpiContract, version: str, zone: str, rows: dict[str, l
         "expect": {"rows": [{kpi.time_column: b.isoformat(), kpi.measure_column: round(v, 6)} for b, v in sorted(expected.items())]},
     }
     return yaml.safe_dump(case, sort_keys=False, width=120)
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
-    if value.__class__.__name__ == "Decimal":
-        return float(value)
-    return value
 
 
 @register("narrative", "narrative")

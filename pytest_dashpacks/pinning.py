@@ -17,11 +17,13 @@ import yaml
 PINNED_CHECKS = ("kpi", "property", "volume", "clock", "timezone", "execute")
 
 
-def pin_id(nodeid: str) -> str:
-    """A file-name-safe id from a node id: PIN-<board>-<query>-<check>."""
+def pin_id(nodeid: str, pack: str) -> str:
+    """A file-name-safe id from a node id: PIN-<pack>-<board>-<query>-<check> (pack-level items: PIN-<pack>-<check>)."""
     tail = nodeid.split("/")[-1]
     tail = re.sub(r"\.ya?ml::", "-", tail).replace("::", "-")
-    return "PIN-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", tail).strip("-")
+    if tail.startswith("pack-"):
+        tail = tail[len("pack-"):]
+    return "PIN-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{pack}-{tail}").strip("-")
 
 
 def plain(value: Any) -> Any:
@@ -39,7 +41,7 @@ def write_pin(directory: Path, nodeid: str, record: dict[str, Any], message: str
     """Write the regression file for one failing item; None when nothing reproducible was recorded."""
     if "rows" not in record or "board" not in record:
         return None
-    case_id = pin_id(nodeid)
+    case_id = pin_id(nodeid, record.get("pack", ""))
     result = record.get("result")
     data = {table: [{k: plain(v) for k, v in row.items()} for row in rows] for table, rows in record["rows"].items() if rows}
     case: dict[str, Any] = {

@@ -100,7 +100,8 @@ class StabilityReport:
         return sorted(o.nodeid for o in self.outcomes.values() if o.outcome == "failed")
 
     def recurrence(self, defect: dict[str, Any]) -> int:
-        """1 + the number of recent runs in which an item of the defect's pack (or connector) and class failed."""
+        """In how many of the last five runs (this one included) an item of the defect's pack (or connector)
+        and class failed; at least 1, so a defect nothing tests yet still ranks by severity x reports."""
         runs = self.history[-(TREND_RUNS - 1):] + [self.history_line()]
         count = 0
         for run in runs:
@@ -109,7 +110,7 @@ class StabilityReport:
                 if same_place and failure.get("class") == defect.get("class"):
                     count += 1
                     break
-        return 1 + count
+        return max(1, count)
 
     def ranked_ledger(self) -> list[dict[str, Any]]:
         ranked = []

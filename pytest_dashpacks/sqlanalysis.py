@@ -235,7 +235,7 @@ def _column_problem(
         if source.columns is None or name in source.columns:
             return None
         return _missing_column(sql, column, source, version)
-    if name in aliases:
+    if name in aliases and not _inside_own_alias(column, name):
         return None
     if any(s.columns is None or name in s.columns for s in sources.values()):
         return None
@@ -253,6 +253,14 @@ def _column_problem(
         excerpt_at(sql, column),
         hint=f"did you mean {hint[0]}?" if hint else "",
     )
+
+
+def _inside_own_alias(column: Any, name: str) -> bool:
+    """``COALESCE(status, 'x') AS status``: the inner ``status`` is a column, not the alias."""
+    from sqlglot import exp
+
+    alias = column.find_ancestor(exp.Alias)
+    return alias is not None and alias.alias.lower() == name
 
 
 def _outer_sources(scope: Any, resolved: dict[int, dict[str, _Source]]) -> Iterable[tuple[str, _Source]]:

@@ -74,7 +74,7 @@ def pin_if_failed(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
     if item.check not in PINNED_CHECKS:
         return
     message = str(call.excinfo.value).splitlines()[0] if call.excinfo is not None else "failed"
-    path = write_pin(pin_dir, item.nodeid, item.record, message)
+    path = write_pin(pin_dir, item.nodeid, {**item.record, "pack": item.pack.name if item.pack else ""}, message)
     if path is not None:
         report.sections.append(("dashpacks pin", f"wrote {path}"))
         item.config.stash[PINS_KEY].append(str(path))

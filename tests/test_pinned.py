@@ -119,14 +119,14 @@ def test_pin_dir_writes_a_case_that_loads_and_passes(packs, pytester):
     result = pytester.runpytest(*RUN, "-k", "today and clock and utc_midnight", "--dashpacks-pin-dir", "packs/demo/regressions")
     assert list(outcomes_by_node(result).values()) == ["FAILED"]
     written = sorted((pytester.path / "packs/demo/regressions").glob("PIN-*.yml"))
-    assert [p.name for p in written] == ["PIN-support-today-clock-utc_midnight.yml"]
+    assert [p.name for p in written] == ["PIN-demo-support-today-clock-utc_midnight.yml"]
     text = written[0].read_text()
     assert text.startswith("# Pinned by pytest-dashpacks from packs/demo/boards/support.yml::today::clock[utc_midnight]")
     assert "# expect holds the query's CURRENT, WRONG answer" in text
     case = yaml.safe_load(text)
     assert case["now"] and case["timezone"] == "America/New_York" and case["data"]["ticket"]
     again = pytester.runpytest(*RUN, "-k", "PIN")
-    assert outcomes_by_node(again) == {"packs/demo/regressions/PIN-support-today-clock-utc_midnight.yml::PIN-support-today-clock-utc_midnight": "PASSED"}
+    assert outcomes_by_node(again) == {"packs/demo/regressions/PIN-demo-support-today-clock-utc_midnight.yml::PIN-demo-support-today-clock-utc_midnight": "PASSED"}
 
 
 LEDGER = """\
@@ -152,8 +152,8 @@ def test_ledger_items_and_ranking(packs, pytester):
     ])
     result.stdout.fnmatch_lines([
         "open ledger defects, ranked by severity x reports x recurrence:",
-        # critical (5) x 12 reports x recurrence 2: a volume item of pack demo failed in this run (ledger[DEF-7])
-        "  DEF-8      score  120  critical reports  12  recurrence 2  zendesk: Backlog counts deleted tickets",
+        # critical (5) x 12 reports x recurrence 1: a volume item of pack demo failed in this run (ledger[DEF-7])
+        "  DEF-8      score   60  critical reports  12  recurrence 1  zendesk: Backlog counts deleted tickets",
         "  DEF-10     score    2  low      reports   2  recurrence 1  zendesk: Old trend label",
     ])
 
@@ -164,3 +164,10 @@ def test_fixed_defect_without_pin_fails(packs, pytester):
     result.stdout.fnmatch_lines([
         "*defects.yml:2: ledger?DEF-1?: DEF-1 is marked fixed but has no pin: add regressions/DEF-1.yml to pack demo or mark a test with @pytest.mark.dashpack_regression('DEF-1', defect_class='timezone')",
     ])
+
+
+def test_unknown_columns_in_case_data_are_named(packs, pytester):
+    typo = CASE.replace("status: open}", "statuss: open}", 1)
+    packs(pack({"regressions/DEF-1.yml": typo}))
+    result = pytester.runpytest(*RUN, "-k", "DEF")
+    result.stdout.fnmatch_lines(["*regressions/DEF-1.yml:9: DEF-1: data.ticket?0?: zendesk@2025-03 has no column ticket.statuss (did you mean 'status'?)"])

@@ -41,9 +41,18 @@ def run_case(ctx: CheckContext, case: RegressionCase) -> tuple[Any, str | None, 
     runnable = runnable_sql(parse_query(sql, pack.dialect), pack.dialect)
     zone = case.timezone or pack.timezone
     keys = {t.key for t in version.tables.values()}
-    for table in case.data:
+    for table, table_rows in case.data.items():
         if table not in keys:
             raise doc.error(f"data: {version.label} has no table {table!r}{did_you_mean(table, sorted(keys))}", ("data", table), key=True)
+        spec = next(t for t in version.tables.values() if t.key == table)
+        columns = [c.name for c in spec.columns]
+        for index, row in enumerate(table_rows):
+            for column in row:
+                if spec.column(str(column)) is None:
+                    raise doc.error(
+                        f"data.{table}[{index}]: {version.label} has no column {table}.{column}{did_you_mean(str(column), columns)}",
+                        ("data", table, index, column), key=True,
+                    )
     db = session.fixture_db(pack, version)
     rows = {k: list(v) for k, v in (db.seed.items() if case.seed else [])}
     for table, table_rows in case.data.items():

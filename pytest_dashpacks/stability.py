@@ -73,7 +73,7 @@ def pin_if_failed(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
         return
     if item.check not in PINNED_CHECKS:
         return
-    message = str(call.excinfo.value).splitlines()[0] if call.excinfo is not None else "failed"
+    message = _first_line(call.excinfo.value, item) if call.excinfo is not None else "failed"
     path = write_pin(pin_dir, item.nodeid, {**item.record, "pack": item.pack.name if item.pack else ""}, message)
     if path is not None:
         report.sections.append(("dashpacks pin", f"wrote {path}"))

@@ -307,34 +307,35 @@ class DashpacksSession:
         return self._memo(("clock-dataset", pack.manifest, version.name, instant.isoformat()), build)
 
     def tables_read(self, pack: Pack, version: ConnectorVersion, sql: str, kpi: Any) -> list[str]:
-        """Table keys a DuckDB query reads, through models too, plus the KPI's source table."""
-        import sqlglot
-        from sqlglot import exp
+        """Table keys a DuckDB query reads, through models too, plus the KPI's source table (if any)."""
 
-        from .rendering import MODEL_SCHEMA
+        def build() -> list[str]:
+            import sqlglot
+            from sqlglot import exp
 
-        catalog = self.catalog(pack, version)
-        connector = self.connector(pack)
-        names = {m.name: m for m in connector.models}
-        keys: list[str] = []
-        pending, seen = [sql], set()
-        while pending:
-            text = pending.pop()
-            for table in sqlglot.parse_one(text, read="duckdb").find_all(exp.Table):
-                schema = (table.db or connector.schema).lower()
-                if schema == MODEL_SCHEMA and table.name in names and table.name not in seen:
-                    seen.add(table.name)
-                    from .rendering import render_model
+            from .rendering import MODEL_SCHEMA
 
-                    pending.append(render_model(names[table.name].sql, connector.name, connector.schema, tuple(names)))
-                    continue
-                spec = version.table(schema, table.name)
-                if spec is not None and spec.key not in keys:
-                    keys.append(spec.key)
+            connector = self.connector(pack)
+            names = {m.name: m for m in connector.models}
+            keys: list[str] = []
+            pending, seen = [sql], set()
+            while pending:
+                for table in sqlglot.parse_one(pending.pop(), read="duckdb").find_all(exp.Table):
+                    schema = (table.db or connector.schema).lower()
+                    if schema == MODEL_SCHEMA and table.name in names:
+                        if table.name not in seen:
+                            seen.add(table.name)
+                            pending.append(render_model(names[table.name].sql, connector.name, connector.schema, tuple(names)))
+                        continue
+                    spec = version.table(schema, table.name)
+                    if spec is not None and spec.key not in keys:
+                        keys.append(spec.key)
+            return keys
+
+        keys = list(self._memo(("tables-read", pack.manifest, version.name, sql), build))
         source = kpi and next((t.key for t in version.tables.values() if t.key.lower() == kpi.source.table.lower()), None)
         if source and source not in keys:
             keys.append(source)
-        del catalog
         return keys
 
     def source_rows(self, pack: Pack, version: ConnectorVersion, kpi: Any, rows: Any) -> list[dict[str, Any]]:

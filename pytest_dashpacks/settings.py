@@ -54,7 +54,6 @@ class Settings:
     html: Path | None
     pin_dir: Path | None
     property_examples: int = 25
-    property_derandomize: bool = False  # CI=true derandomizes too
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:

@@ -7,6 +7,7 @@ holding the rows of one data case and checks what the SPEC says the item proves.
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ..errors import CheckFailure, CheckSkipped, DashpacksError, SqlExcerpt
 from ..fixturedb import QueryResult, Sandbox, bad_numbers, row_multiset
@@ -133,7 +134,7 @@ def check_clock(ctx: CheckContext) -> None:
     left, right = row_multiset(in_utc.rows), row_multiset(in_zone.rows)
     if left == right:
         return
-    local_time = instant.astimezone(__import__("zoneinfo").ZoneInfo(zone))
+    local_time = instant.astimezone(ZoneInfo(zone))
     hint = (
         "CURRENT_DATE (and CURRENT_TIMESTAMP cast to DATE) follow the session zone; "
         f"use CAST(NOW() AT TIME ZONE '{zone}' AS DATE) for the reporting day"

@@ -58,3 +58,16 @@ def test_frozen_clock_literals_follow_the_session_zone_only_for_current_date():
 @pytest.mark.parametrize("sql, reads", [("SELECT CURRENT_DATE", True), ("SELECT getdate()", True), ("SELECT now_playing FROM t", False)])
 def test_reads_clock(sql, reads):
     assert reads_clock(sql) is reads
+
+
+@pytest.mark.parametrize(
+    "sql, expected",
+    [
+        ("SELECT s.sku, s.qty FROM UNNEST([STRUCT('a' AS sku, 2 AS qty), STRUCT('b' AS sku, 3 AS qty)]) AS s ORDER BY 1", [("a", 2), ("b", 3)]),
+        ("SELECT sku, qty FROM UNNEST([STRUCT('a' AS sku, 2 AS qty)])", [("a", 2)]),
+        ("SELECT o.id, li.sku FROM (SELECT 1 AS id, [STRUCT('a' AS sku, 2 AS qty)] AS items) AS o, UNNEST(o.items) AS li", [(1, "a")]),
+    ],
+)
+def test_bigquery_unnest_of_structs_gives_the_fields_as_columns(sql, expected):
+    runnable = runnable_sql(parse_query(sql, "bigquery"), "bigquery")
+    assert duckdb.sql(runnable).fetchall() == expected

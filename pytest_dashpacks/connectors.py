@@ -11,7 +11,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
 from .model import Change, ColumnSpec, Connector, ConnectorVersion, ModelSpec, TableSpec
 from .yamlsource import YamlDoc, load_yaml, validate
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 import yaml
 
-from conftest import GOOD_PACK, good_pack, outcomes_by_node
+from conftest import good_pack, outcomes_by_node
 
 BOARD = """\
 title: Support

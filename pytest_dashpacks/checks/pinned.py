@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
-from ..errors import CheckFailure, ConfigError, DashpacksError, SqlExcerpt
+from ..errors import CheckFailure, DashpacksError, SqlExcerpt
 from ..packs import board_files, did_you_mean
 from ..regressions import RegressionCase, load_regression, row_diff
 from . import CheckContext, register

@@ -144,7 +144,7 @@ def check_clock(ctx: CheckContext) -> None:
         f"session zone: UTC gives {len(left)} rows, {zone} gives {len(right)}",
         ctx.query.span,
         sql=SqlExcerpt(sql),
-        details=(f"rows only in the UTC session:", *show_rows(in_utc, [r for r in left if r not in right]),
+        details=("rows only in the UTC session:", *show_rows(in_utc, [r for r in left if r not in right]),
                  f"rows only in the {zone} session:", *show_rows(in_zone, [r for r in right if r not in left]),
                  f"hint: {hint}"),
         defect_class="timezone",

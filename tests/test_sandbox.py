@@ -19,7 +19,8 @@ HOSTILE = [
     ("attach", "ATTACH 'other.db' AS other", "syntax", "*found ATTACH"),
     ("install", "INSTALL httpfs", "syntax", "*found INSTALL"),
     ("second-statement", "SELECT 1 AS a; DROP TABLE zendesk.ticket", "syntax", "*a board query must be one statement; found 2*"),
-    ("endless", "SELECT COUNT(*) AS n FROM range(1000000000) a, range(1000000000) b", "execute", "*did not finish within 1 s (dashpacks_query_timeout) and was interrupted*"),
+    # A cross join that streams 10^12 rows: CPU-bound, so the timeout (not the memory limit) stops it.
+    ("endless", "SELECT COUNT(*) AS n FROM range(1000000) a, range(1000000) b", "execute", "*did not finish within 1 s (dashpacks_query_timeout) and was interrupted*"),
 ]
 
 
@@ -40,3 +41,11 @@ def test_hostile_query_fails_only_its_items(packs, pytester, case, sql, failing,
     assert {p for p in pytester.path.rglob("*") if "__pycache__" not in p.parts} - before <= {pytester.path / "packs" / "demo" / "boards" / "__pycache__"}
     daily = {o for n, o in outcomes.items() if "::daily::" in n}
     assert daily == {"PASSED"}
+
+
+def test_memory_limit_stops_a_query_that_hoards(packs, pytester):
+    packs(good_pack("demo", board=board_with("SELECT len(list(range)) AS n FROM range(400000000)")))
+    result = pytester.runpytest("--dashpacks", "packs", "-rA", "-p", "no:cacheprovider", "-k", "hostile and execute",
+                                "--dashpacks-query-timeout", "60")
+    result.stdout.fnmatch_lines(["*execute?zendesk@2025-03?: fails on zendesk@2025-03: the query ran out of memory: Out of Memory Error*"])
+    result.assert_outcomes(failed=1)

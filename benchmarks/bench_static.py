@@ -208,10 +208,14 @@ def main() -> None:
     try:
         queries = write_catalog(root, options.boards, options.queries_per_board)
         common = ["--dashpacks", "packs", "-p", "no:cacheprovider", "-q"]
-        collect_wall, out = run(common + ["--collect-only"], root)
-        collected = re.search(r"(\d+) tests? collected in ([\d.]+)s", out)
+        # Every item kind is collected (collection builds all nodes); the timed run selects the static checks.
+        all_wall, out = run(common + ["--collect-only"], root)
+        everything = re.search(r"(\d+) tests? collected in ([\d.]+)s", out)
+        static = ["-m", "dashpacks_load or dashpacks_syntax or dashpacks_schema or dashpacks_bindings or dashpacks_transpile"]
+        collect_wall, out = run(common + static + ["--collect-only"], root)
+        collected = re.search(r"(\d+)/\d+ tests? collected \(\d+ deselected\) in ([\d.]+)s", out)
         items, collect_reported = int(collected.group(1)), float(collected.group(2))
-        full_wall, out = run(common, root)
+        full_wall, out = run(common + static, root)
         summary = out.strip().splitlines()[-1]
         # Best of three alternating runs of each in-process measure: the machine is shared.
         floor_runs, check_runs = [], []
@@ -222,18 +226,20 @@ def main() -> None:
             check_runs.append(checks_seconds)
         assert floor_queries == queries
         floor_seconds, checks_seconds = min(floor_runs), min(check_runs)
-        static = full_wall - collect_wall
+        static_seconds = full_wall - collect_wall
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, sqlglot {__import__('sqlglot').__version__}")
-        print(f"catalog: {queries} queries, {items} items ({len(TARGETS)} targets, every connector version)")
-        print(f"collect-only: {collect_wall:.2f} s wall for the command, {collect_reported:.2f} s collection (pytest's figure); target < 3 s")
+        print(f"catalog: {queries} queries, {items} static items ({len(TARGETS)} targets, every connector version)")
+        print(f"collect-only, every item kind ({everything.group(1)} items): {all_wall:.2f} s wall for the command, "
+              f"{float(everything.group(2)):.2f} s collection (pytest's figure)")
+        print(f"collect-only, static items selected: {collect_wall:.2f} s wall, {collect_reported:.2f} s collection; target < 3 s")
         print(f"full run: {full_wall:.2f} s wall -> {summary}")
-        print(f"static phase under pytest (full run - collect-only): {static:.2f} s = {1000 * static / queries:.2f} ms per query, "
-              f"{1000 * static / items:.2f} ms per item")
+        print(f"static phase under pytest (full run - collect-only): {static_seconds:.2f} s = {1000 * static_seconds / queries:.2f} ms per query, "
+              f"{1000 * static_seconds / items:.2f} ms per item")
         print(f"static phase, the checks' own work ({check_count} checks in-process): {checks_seconds:.2f} s = "
               f"{1000 * checks_seconds / queries:.2f} ms per query")
         print(f"floor (parse + qualify per version + transpile per target): {floor_seconds:.2f} s = {1000 * floor_seconds / queries:.2f} ms per query")
         print(f"ratio checks / floor: {checks_seconds / floor_seconds:.2f}x (target <= 1.5x)")
-        print(f"ratio under pytest / floor: {static / floor_seconds:.2f}x (adds pytest's own per-item protocol and reporting)")
+        print(f"ratio under pytest / floor: {static_seconds / floor_seconds:.2f}x (adds pytest's own per-item protocol and reporting)")
         if options.keep:
             print(f"catalog kept in {root}")
     finally:

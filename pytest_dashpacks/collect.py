@@ -7,6 +7,7 @@ The SQL work happens in ``runtest``.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any, Iterator
@@ -75,8 +76,8 @@ class DashpackItem(pytest.Item):
         elif check == "ledger" and case is not None:
             self.defect_class = case.get("class", "config")
         self.connector = connector or (pack.connector if pack else "")
-        self.add_marker("dashpacks")
-        self.add_marker(f"dashpacks_{check}")
+        for marker in _markers(check):
+            self.add_marker(marker)
         self.user_properties.extend(
             [
                 ("connector", self.connector),
@@ -106,6 +107,12 @@ class DashpackItem(pytest.Item):
         if isinstance(excinfo.value, DashpacksError):
             return format_failure(excinfo.value, self.config.rootpath, self.name)
         return super().repr_failure(excinfo, style=style)
+
+
+@functools.lru_cache(maxsize=None)
+def _markers(check: str) -> tuple[pytest.MarkDecorator, ...]:
+    """The item's markers, built once per check: looking a marker up by name costs per item."""
+    return (pytest.mark.dashpacks, getattr(pytest.mark, f"dashpacks_{check}"))
 
 
 def _pack_name(path: Path) -> str:

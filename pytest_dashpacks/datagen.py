@@ -21,7 +21,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .fixturedb import quote
 from .model import ColumnSpec, ConnectorVersion, TableSpec
+from .rendering import sql_literal
 
 Row = dict[str, Any]
 
@@ -578,21 +580,6 @@ def generate_rows(
 # --- large tables in SQL -------------------------------------------------------------
 
 
-def quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def sql_literal(value: Any) -> str:
-    """A DuckDB literal for an accepted value."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, float, Decimal)):
-        return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def _large_expression(table: TableSpec, column: ColumnSpec, rows: int) -> str:
     kind = column_kind(column.type)
     lowered = column.name.lower()
@@ -676,7 +663,7 @@ def large_rows_sql(table: TableSpec, rows: int) -> str:
     columns NULL, timestamps spread over 2024.
     """
     selected = ",\n  ".join(
-        f"CAST({_large_expression(table, c, rows)} AS {c.type}) AS {quote_identifier(c.name)}" for c in table.columns
+        f"CAST({_large_expression(table, c, rows)} AS {c.type}) AS {quote(c.name)}" for c in table.columns
     )
     return f"SELECT\n  {selected}\nFROM range({int(rows)}) AS numbers(i)"
 

@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from .datagen import CLOCK_INSTANTS  # noqa: F401  (collection names clock items from it)
+from .datagen import CLOCK_INSTANTS, column_kind  # noqa: F401  (collection names clock items from CLOCK_INSTANTS)
 from .errors import CheckSkipped
 from .model import ConnectorVersion, TableSpec
 
@@ -132,10 +132,7 @@ def copied(rows: Rows) -> Rows:
 
 
 def _numeric(type_name: str) -> bool:
-    return type_name.lower().split("(")[0].strip() in {
-        "bigint", "integer", "int", "smallint", "tinyint", "hugeint", "double", "float", "real", "decimal", "numeric",
-        "ubigint", "uinteger",
-    }
+    return column_kind(type_name).kind in ("int", "decimal", "float")
 
 
 def nulls_case(version: ConnectorVersion, rows: Rows) -> Rows:

@@ -37,17 +37,14 @@ def plain(value: Any) -> Any:
     return value
 
 
-def write_pin(directory: Path, nodeid: str, record: dict[str, Any], message: str) -> Path | None:
-    """Write the regression file for one failing item; None when nothing reproducible was recorded."""
-    if "rows" not in record or "board" not in record:
-        return None
-    case_id = pin_id(nodeid, record.get("pack", ""))
-    result = record.get("result")
-    data = {table: [{k: plain(v) for k, v in row.items()} for row in rows] for table, rows in record["rows"].items() if rows}
+def regression_case(
+    case_id: str, title: str, defect_class: str, record: dict[str, Any], rows: dict[str, list[dict[str, Any]]], expect: dict[str, Any]
+) -> dict[str, Any]:
+    """A SPEC section 7 case: where the query ran (``record``: board, query, version, timezone, now), its data and ``expect``."""
     case: dict[str, Any] = {
         "id": case_id,
-        "title": f"pinned from {nodeid}",
-        "class": record.get("class", "volume"),
+        "title": title,
+        "class": defect_class,
         "board": record["board"],
         "query": record["query"],
         "schema_version": record["version"],
@@ -56,11 +53,22 @@ def write_pin(directory: Path, nodeid: str, record: dict[str, Any], message: str
     if record.get("now"):
         case["now"] = record["now"]
     case["seed"] = False
-    case["data"] = data
+    case["data"] = {table: [{k: plain(v) for k, v in row.items()} for row in table_rows] for table, table_rows in rows.items() if table_rows}
+    case["expect"] = expect
+    return case
+
+
+def write_pin(directory: Path, nodeid: str, record: dict[str, Any], message: str) -> Path | None:
+    """Write the regression file for one failing item; None when nothing reproducible was recorded."""
+    if "rows" not in record or "board" not in record:
+        return None
+    case_id = pin_id(nodeid, record.get("pack", ""))
+    result = record.get("result")
     if result is not None:
-        case["expect"] = {"rows": [{k: plain(v) for k, v in row.items()} for row in result.records()]}
+        expect: dict[str, Any] = {"rows": [{k: plain(v) for k, v in row.items()} for row in result.records()]}
     else:
-        case["expect"] = {"error": record.get("error", "")}
+        expect = {"error": record.get("error", "")}
+    case = regression_case(case_id, f"pinned from {nodeid}", record.get("class", "volume"), record, record["rows"], expect)
     header = [
         f"# Pinned by pytest-dashpacks from {nodeid}",
         f"# It failed: {message}",

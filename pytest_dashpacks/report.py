@@ -102,10 +102,10 @@ class StabilityReport:
     def recurrence(self, defect: dict[str, Any]) -> int:
         """In how many of the last five runs (this one included) an item of the defect's pack (or connector)
         and class failed; at least 1, so a defect nothing tests yet still ranks by severity x reports."""
-        runs = self.history[-(TREND_RUNS - 1):] + [self.history_line()]
+        runs = [run.get("failures", []) for run in self.history[-(TREND_RUNS - 1):]] + [self.failures()]
         count = 0
-        for run in runs:
-            for failure in run.get("failures", []):
+        for failures in runs:
+            for failure in failures:
                 same_place = failure.get("pack") == defect.get("pack") if defect.get("pack") else failure.get("connector") == defect.get("connector")
                 if same_place and failure.get("class") == defect.get("class"):
                     count += 1

@@ -251,13 +251,14 @@ class DashpacksSession:
                 return db.seed
             if case == "empty":
                 return {}
-            generated = datagen.generate_rows(version, pack.timezone, rows_per_table=6, seed=7)
+            if case == "generated":
+                return datagen.generate_rows(version, pack.timezone, rows_per_table=6, seed=7)
             if case == "single_row":
-                return execution.single_row_case(generated)
+                return execution.single_row_case(self.dataset(pack, version, "generated"))
             if case == "nulls":
-                return execution.nulls_case(version, generated)
+                return execution.nulls_case(version, self.dataset(pack, version, "generated"))
             if case == "zero":
-                return execution.zero_case(version, generated)
+                return execution.zero_case(version, self.dataset(pack, version, "generated"))
             if case == "soft_deleted":
                 return execution.soft_deleted_case(version, db.seed)
             if case == "history":

@@ -24,13 +24,13 @@ from pytest_dashpacks.datagen import (
     dataset_strategy,
     generate_rows,
     large_rows_sql,
-    quote_identifier,
     referenced_column,
     referenced_table,
-    sql_literal,
 )
 from pytest_dashpacks.errors import SourceSpan
+from pytest_dashpacks.fixturedb import quote as quote_identifier
 from pytest_dashpacks.model import ColumnSpec, ConnectorVersion, TableSpec
+from pytest_dashpacks.rendering import sql_literal
 
 UTC = datetime.timezone.utc
 ZONES = ("UTC", "America/New_York", "America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe")

@@ -11,6 +11,7 @@ import yaml
 from ..errors import CheckFailure, CheckSkipped, DashpacksError, SqlExcerpt
 from ..model import KpiContract
 from . import CheckContext, register
+from .running import run_located
 
 
 def _kpi(ctx: CheckContext) -> KpiContract:
@@ -38,12 +39,7 @@ def _query(ctx: CheckContext, kpi: KpiContract) -> tuple[Any, Any, str]:
 
 
 def _run(sandbox: Any, sql: str, kpi: KpiContract) -> Any:
-    try:
-        return sandbox.run(sql)
-    except DashpacksError as exc:
-        exc.span = kpi.span
-        exc.message = f"kpi {kpi.name}: {exc.message}"
-        raise
+    return run_located(sandbox, sql, kpi.span, f"kpi {kpi.name}")
 
 
 @register("kpi", "timezone")
@@ -158,21 +154,11 @@ def check_property(ctx: CheckContext) -> None:
 
 def regression_yaml(kpi: KpiContract, version: str, zone: str, rows: dict[str, list[dict[str, Any]]], expected: dict[Any, float]) -> str:
     """A SPEC section 7 regression case reproducing a KPI failure, expecting the oracle's answer."""
-    from ..pinning import plain
+    from ..pinning import regression_case
 
-    data = {table: [{k: plain(v) for k, v in row.items()} for row in table_rows] for table, table_rows in rows.items() if table_rows}
-    case = {
-        "id": f"PROP-{kpi.name}",
-        "title": f"{kpi.name} disagrees with its oracle on generated data",
-        "class": "volume",
-        "board": kpi.board,
-        "query": kpi.query,
-        "schema_version": version,
-        "timezone": zone,
-        "seed": False,
-        "data": data,
-        "expect": {"rows": [{kpi.time_column: b.isoformat(), kpi.measure_column: round(v, 6)} for b, v in sorted(expected.items())]},
-    }
+    where = {"board": kpi.board, "query": kpi.query, "version": version, "timezone": zone}
+    expect = {"rows": [{kpi.time_column: b.isoformat(), kpi.measure_column: round(v, 6)} for b, v in sorted(expected.items())]}
+    case = regression_case(f"PROP-{kpi.name}", f"{kpi.name} disagrees with its oracle on generated data", "volume", where, rows, expect)
     return yaml.safe_dump(case, sort_keys=False, width=120)
 
 

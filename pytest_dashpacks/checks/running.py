@@ -25,16 +25,21 @@ def runnable(ctx: CheckContext) -> str:
     return ctx.session.runnable(ctx.pack, ctx.board, ctx.query)
 
 
-def run(ctx: CheckContext, sandbox: Sandbox, sql: str, what: str = "", zone: str | None = None) -> QueryResult:
-    """Run and locate any failure at the query's line in the board."""
-    assert ctx.query is not None
+def run_located(sandbox: Sandbox, sql: str, span: Any, what: str = "", zone: str | None = None) -> QueryResult:
+    """Run a query; a failure is located at ``span`` and its message prefixed with ``what``."""
     try:
         return sandbox.run(sql, zone)
     except DashpacksError as exc:
-        exc.span = ctx.query.span
+        exc.span = span
         if what:
             exc.message = f"{what}: {exc.message}"
         raise
+
+
+def run(ctx: CheckContext, sandbox: Sandbox, sql: str, what: str = "", zone: str | None = None) -> QueryResult:
+    """Run and locate any failure at the query's line in the board."""
+    assert ctx.query is not None
+    return run_located(sandbox, sql, ctx.query.span, what, zone)
 
 
 def newest(ctx: CheckContext) -> Any:

@@ -139,7 +139,6 @@ class FixtureDatabase:
                 "temp_directory": "",  # never spill to disk: a fixture database writes no file
             },
         )
-        con.execute(f"SET TimeZone = '{timezone}'")
         data = self.seed if rows is None else rows
         for schema in sorted({t.schema for t in self.version.tables.values()} | {MODEL_SCHEMA}):
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
@@ -154,14 +153,21 @@ class FixtureDatabase:
                 con.execute(f"CREATE VIEW {quote(MODEL_SCHEMA)}.{quote(name)} AS {sql}")
             except duckdb.Error:
                 pass  # a model that does not build on this version: queries using it fail with DuckDB's message
-        sessions = {timezone: con}
+        sessions = {timezone: _session(con, timezone, self.connector.schema)}
         for zone in zones:
             if zone not in sessions:
-                cursor = con.cursor()
-                cursor.execute(f"SET TimeZone = '{zone}'")
-                sessions[zone] = cursor
+                sessions[zone] = _session(con.cursor(), zone, self.connector.schema)
         con.execute("SET lock_configuration = true")
         return Sandbox(sessions, timezone, self.timeout, tuple(self.version.tables.values()))
+
+
+def _session(con: Any, zone: str, default_schema: str) -> Any:
+    """A connection in ``zone`` whose bare table names resolve in the connector's schema, as the
+    static checks resolve them (a warehouse's search_path or default dataset)."""
+    con.execute(f"SET TimeZone = '{zone}'")
+    path = f"{default_schema},main".replace("'", "''")
+    con.execute(f"SET search_path = '{path}'")
+    return con
 
 
 def _insert(con: Any, table: TableSpec, rows: list[dict[str, Any]], chunk: int = 2000) -> None:

@@ -188,7 +188,12 @@ def schema_problems(
     for scope in scopes:  # a second pass: correlated columns need their outer scope's sources
         sources = resolved[id(scope)]
         aliases = {s.alias.lower() for s in getattr(scope.expression, "selects", []) if isinstance(s, exp.Alias)}
+        # sqlglot lists a subquery's unresolved columns in its parent scope too; the subquery's own
+        # pass resolves them against its FROM first and only then correlates outward.
+        inner = {id(c) for child in scope.subquery_scopes for c in child.columns}
         for column in scope.columns:
+            if id(column) in inner:
+                continue
             problem = _column_problem(column, scope, sources, aliases, resolved, sql, version)
             if problem is not None:
                 _report(f"column:{column.sql()}", problem)

@@ -33,10 +33,13 @@ def reads_clock(sql: str) -> bool:
     return CLOCK_WORDS.search(sql) is not None
 
 
-def runnable_sql(ast: exp.Query, dialect: str) -> str:
+def runnable_sql(ast: exp.Query, dialect: str, schema: Any = None, default_schema: str | None = None) -> str:
     """``ast`` (a fresh parse in the pack dialect, mutated here) as DuckDB SQL.
 
-    Catalog or project prefixes are dropped (tables resolve by schema.table).
+    Catalog or project prefixes are dropped (tables resolve by schema.table). With ``schema`` (a
+    sqlglot schema of the connector version, normalized for ``dialect``), names are resolved by the
+    pack dialect's rules before translating, and types are known: a GROUP BY name that is also a
+    select alias, integer division and DATE_TRUNC's result type then keep the warehouse's meaning.
     A construct DuckDB cannot run raises :class:`CheckSkipped` naming it.
     """
     from sqlglot import exp
@@ -48,7 +51,9 @@ def runnable_sql(ast: exp.Query, dialect: str) -> str:
             table.set("catalog", None)
     if dialect == "duckdb":
         return ast.sql("duckdb")
-    sql = _duckdb_fixups(ast).sql("duckdb")
+    if schema is not None:
+        ast = resolved_in_dialect(ast, dialect, schema, default_schema)
+    sql = _duckdb_fixups(ast, dialect).sql("duckdb")
     known = known_functions("duckdb") or frozenset()
     for name, _, _ in called_functions(sql, "duckdb"):
         if name not in known:
@@ -56,13 +61,92 @@ def runnable_sql(ast: exp.Query, dialect: str) -> str:
     return sql
 
 
+def resolved_in_dialect(ast: exp.Query, dialect: str, schema: Any, default_schema: str | None) -> exp.Query:
+    """``ast`` with columns qualified and typed by ``dialect``'s own name rules (sqlglot's qualify).
+
+    BigQuery reads ``GROUP BY status`` as the select alias when one is named so, DuckDB as the
+    input column; Postgres ``int / int`` truncates. Output names keep their written spelling.
+    When the query cannot be resolved (the schema item says why), it is translated as written.
+    """
+    from sqlglot import exp
+    from sqlglot.optimizer.annotate_types import annotate_types
+    from sqlglot.optimizer.qualify import qualify
+
+    names = [select.alias_or_name for select in ast.selects]
+    try:
+        tree = qualify(
+            ast.copy(), dialect=dialect, db=default_schema, schema=schema, expand_stars=False,
+            validate_qualify_columns=False, quote_identifiers=False, identify=False,
+        )
+        tree = annotate_types(tree, schema=schema, dialect=dialect)
+    except Exception:  # sqlglot cannot resolve some exotic SQL: run it as written
+        return ast
+    for select, name in zip(tree.selects, names):
+        if name and select.alias_or_name != name and not isinstance(select, exp.Star):
+            alias = select.unalias() if isinstance(select, exp.Alias) else select
+            select.replace(exp.alias_(alias.copy(), exp.to_identifier(name, quoted=True)))
+    return tree
+
+
+TIE_KEY = "__dashpacks_tie_key_"
+
+
+def tie_probe(sql: str) -> tuple[str, int, tuple[str, ...]] | None:
+    """For a DuckDB query whose outermost SELECT cuts an ORDER BY with ``LIMIT n``: the same query
+    returning one row more, with each sort key as an extra column, plus ``n`` and the keys as written.
+
+    Equal keys on rows ``n`` and ``n + 1`` mean the cut falls inside a tie, so which rows come back
+    is up to the engine's plan and threads. None when the query has no such cut.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    limit, order = tree.args.get("limit"), tree.args.get("order")
+    if not isinstance(tree, exp.Select) or limit is None or order is None or tree.args.get("distinct"):
+        return None
+    count = limit.expression
+    if not isinstance(count, exp.Literal) or count.is_string or not count.name.isdigit():
+        return None
+    selects = tree.selects
+    aliases = {s.alias.lower(): s.this for s in selects if isinstance(s, exp.Alias)}
+    keys = []
+    for index, ordered in enumerate(order.expressions):
+        key = ordered.this
+        if isinstance(key, exp.Literal) and not key.is_string and key.name.isdigit() and 0 < int(key.name) <= len(selects):
+            key = selects[int(key.name) - 1].unalias()  # ORDER BY 2: the second output column
+        elif isinstance(key, exp.Column) and not key.table and key.name.lower() in aliases:
+            key = aliases[key.name.lower()]  # ORDER BY an output alias
+        keys.append(ordered.this.sql("duckdb") + (" DESC" if ordered.args.get("desc") else ""))
+        tree.append("expressions", exp.alias_(key.copy(), f"{TIE_KEY}{index}"))
+    n = int(count.name)
+    limit.set("expression", exp.Literal.number(n + 1))
+    return tree.sql("duckdb"), n, tuple(keys)
+
+
 _UNIT_SECONDS = {"MICROSECOND": 1e-6, "MILLISECOND": 1e-3, "SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 
 
-def _duckdb_fixups(ast: exp.Query) -> exp.Query:
+def _duckdb_fixups(ast: exp.Query, dialect: str) -> exp.Query:
     """Rewrites where sqlglot's DuckDB output does not mean what the warehouse SQL meant."""
     import sqlglot
     from sqlglot import exp
+
+    for join in list(ast.find_all(exp.Join)):
+        # BigQuery `FROM q, UNNEST(q.structs)` (no alias) makes each struct field a column;
+        # DuckDB's UNNEST in FROM yields one struct column. An unnest of depth 2 in a lateral
+        # subquery gives the fields as columns, with the same names.
+        unnest = join.this
+        if isinstance(unnest, exp.Unnest) and not unnest.args.get("alias") and not unnest.args.get("offset") and len(unnest.expressions) == 1:
+            lateral = sqlglot.parse_one("(SELECT UNNEST(__array__, max_depth := 2))", read="duckdb")
+            lateral.find(exp.Column).replace(unnest.expressions[0].copy())
+            join.set("this", lateral)
+
+    if dialect == "bigquery":
+        for node in list(ast.find_all(exp.DateTrunc, exp.TimestampTrunc)):
+            # BigQuery DATE_TRUNC(date, MONTH) is a DATE; DuckDB's date_trunc gives a TIMESTAMP.
+            if node.this is not None and node.this.type is not None and node.this.type.is_type("date"):
+                node.replace(exp.cast(node.copy(), "DATE"))
 
     for node in list(ast.find_all(exp.TimestampDiff)):
         # BigQuery counts elapsed units; DuckDB's DATE_DIFF on TIMESTAMPTZ counts unit boundaries

@@ -238,7 +238,10 @@ class DashpacksSession:
 
         key = ("runnable", board.path, query.name)
         if key not in self._cache:
-            self._cache[key] = runnable_sql(self.fresh_ast(pack, board, query), pack.dialect)
+            newest = self.versions(pack)[-1]
+            self._cache[key] = runnable_sql(
+                self.fresh_ast(pack, board, query), pack.dialect, self.sqlglot_schema(pack, newest), self.connector(pack).schema
+            )
         return self._cache[key]
 
     def dataset(self, pack: Pack, version: ConnectorVersion, case: str) -> Any:

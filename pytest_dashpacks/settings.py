@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-DEFAULT_TIMEZONES = ("UTC", "America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe")
+# Each is compared with a UTC session, so UTC itself would compare UTC with UTC.
+DEFAULT_TIMEZONES = ("America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe")
 
 # (flag suffix, ini name, help, default, kind)
 _OPTIONS: tuple[tuple[str, str, str, Any, str], ...] = (
@@ -100,6 +101,12 @@ class Settings:
             pin_dir=value("pin-dir", "path"),
             property_examples=number("property-examples", int),
         )
+
+    def item_zones(self, pack_zone: str) -> tuple[str, ...]:
+        """The zones of a pack's ``timezone[...]`` items: the configured ones, then the pack's own
+        zone unless it is UTC (every item compares with a UTC session)."""
+        extra = (pack_zone,) if pack_zone != "UTC" else ()
+        return tuple(dict.fromkeys(self.timezones + extra))
 
     @property
     def ledger_path(self) -> Path | None:

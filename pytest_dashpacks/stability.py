@@ -68,6 +68,10 @@ def pin_if_failed(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
     if report.failed and call.excinfo is not None:
         # The message travels with the report (to the xdist controller too) for the stability report.
         report.user_properties.append(("message", _first_line(call.excinfo.value, item)))
+        found = getattr(call.excinfo.value, "defect_class", None)
+        if isinstance(item, DashpackItem) and item.check == "timezone" and found == "rendering":
+            # A timezone item that finds nondeterminism reports a rendering defect, not a zone one.
+            report.user_properties.append(("defect_class", found))
     pin_dir = item.config.stash[SESSION_KEY].settings.pin_dir
     if pin_dir is None or report.when != "call" or not report.failed or not isinstance(item, DashpackItem):
         return

@@ -16,7 +16,7 @@ import pytest
 
 from .checks import CheckContext, check_kind
 from .errors import CheckSkipped, ConfigError, DashpacksError, SourceSpan, excerpt_lines
-from .model import Board, CheckRule, Pack, Query
+from .model import Board, CheckRule, Pack, Query, ValuesQuery
 from .execution import CLOCK_INSTANTS, NARRATIVE_CASES, VOLUME_CASES, reads_clock
 from .session import DashpacksSession
 
@@ -233,12 +233,15 @@ class BoardFile(pytest.File):
         yield apply_rules(DashpackItem.from_parent(self, name="load", check="load", pack=pack, board=board, span=SourceSpan(self.path, 1, 1)))
         for query in board.queries:
             yield QueryNode.from_parent(self, name=query.name, pack=pack, board=board, query=query, versions=[v.name for v in versions])
+        for values in board.values_queries:
+            if any(b.query == values.name for b in board.bindings):
+                yield QueryNode.from_parent(self, name=values.name, pack=pack, board=board, query=values, versions=[])
 
 
 class QueryNode(pytest.Collector):
-    """``<board>.yml::<query>``: the items checking one query."""
+    """``<board>.yml::<query>``: the items checking one query (a values query has only ``bindings``)."""
 
-    def __init__(self, *, pack: Pack, board: Board, query: Query, versions: list[str], **kwargs: Any) -> None:
+    def __init__(self, *, pack: Pack, board: Board, query: Query | ValuesQuery, versions: list[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pack, self.board, self.query, self.versions = pack, board, query, versions
 
@@ -251,6 +254,9 @@ class QueryNode(pytest.Collector):
             node = DashpackItem.from_parent(self, name=name, nodeid=f"{self.nodeid}::{name}", check=check, param=param, **common)
             return apply_rules(node)
 
+        if isinstance(self.query, ValuesQuery):  # rows written inline: no SQL to parse, resolve or run
+            yield item("bindings", "bindings")
+            return
         yield item("syntax", "syntax")
         for version in self.versions:
             yield item(f"schema[{self.pack.connector}@{version}]", "schema", version)
@@ -261,7 +267,7 @@ class QueryNode(pytest.Collector):
         for version in self.versions:
             yield item(f"execute[{self.pack.connector}@{version}]", "execute", version)
         settings = dashpacks_session(self.config).settings
-        for zone in dict.fromkeys(settings.timezones + (self.pack.timezone,)):
+        for zone in settings.item_zones(self.pack.timezone):
             yield item(f"timezone[{zone}]", "timezone", zone)
         if reads_clock(self.query.sql):
             for instant in CLOCK_INSTANTS:

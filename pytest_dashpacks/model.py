@@ -126,6 +126,28 @@ class Query:
 
 
 @dataclass(frozen=True)
+class ValuesColumn:
+    """A column of a values query, typed from the values written for it."""
+
+    name: str
+    category: str | None  # number, text, boolean, temporal, or None when every value is null
+    first_non_number: tuple[Any, SourceSpan] | None = None  # the value that makes it non-numeric, for messages
+
+
+@dataclass(frozen=True)
+class ValuesQuery:
+    """A ``type: values`` query: rows written inline in the board, so its columns are known without SQL."""
+
+    name: str
+    columns: tuple[ValuesColumn, ...]
+    span: SourceSpan  # the query's key (or the chart's inline ``query:``)
+    origin: str = "queries"  # "queries" or "chart:<name>" for inline chart queries
+
+    def column(self, name: str) -> ValuesColumn | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+@dataclass(frozen=True)
 class Binding:
     """A chart key that names a column the query must return."""
 
@@ -159,6 +181,7 @@ class Board:
     bindings: tuple[Binding, ...]
     variables: tuple[Variable, ...]
     other_queries: tuple[str, ...] = ()  # non-SQL queries (values, http, ...) charts may name
+    values_queries: tuple[ValuesQuery, ...] = ()  # the values queries among them, with their columns
 
     def query(self, name: str) -> Query | None:
         return next((q for q in self.queries if q.name == name), None)

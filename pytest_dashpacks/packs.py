@@ -2,6 +2,8 @@
 
 A board's queries come from ``queries:`` (a string, or a mapping with
 ``sql:``) and from charts that carry their own query (named after the chart).
+Values queries (rows written inline) keep the columns and value types their
+YAML gives, so chart bindings to them are checked without SQL.
 Chart keys that name columns become :class:`Binding` objects, and layout
 references (``rows``/``cols``/``grid``/``tabs``) must name charts that exist.
 ``meta.yml`` files between the pack and the board give defaults; files whose
@@ -17,13 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .model import Binding, Board, Chart, CheckRule, KpiContract, KpiSource, Pack, Query, Variable
+from .model import (
+    Binding, Board, Chart, CheckRule, KpiContract, KpiSource, Pack, Query, ValuesColumn, ValuesQuery, Variable,
+)
 from .yamlsource import KeyPath, YamlDoc, load_yaml, validate
 
 # Chart types whose y (or x) axis carries the measure.
 _CARTESIAN = {"bar", "line", "area", "scatter"}
 _LINK_FIELD = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*(?:\||\}\})")
 _SQL_START = re.compile(r"^\s*(\(\s*)*(select|with)\b", re.IGNORECASE)
+_TEMPORAL = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$")
+# Keys that make a query mapping some other kind; without them, rows:/values: imply type: values.
+_NOT_VALUES_KEYS = {"sql", "url", "model", "schema", "table", "metrics", "dimensions"}
 
 
 def is_board_file(path: Path) -> bool:
@@ -52,7 +59,7 @@ def did_you_mean(name: str, known: list[str] | tuple[str, ...]) -> str:
 
 def load_pack(manifest: Path) -> Pack:
     """Load and validate pack.yml (its own content only; references resolve later)."""
-    doc = load_yaml(manifest)
+    doc = load_yaml(manifest, allow_empty=True)  # a commented-out manifest then says which key it lacks
     validate(doc, "pack")
     data = doc.data
     rules = data.get("checks", {})
@@ -131,7 +138,7 @@ def _meta_docs(board_path: Path, pack_dir: Path) -> list[YamlDoc]:
         for name in ("meta.yml", "meta.yaml"):
             candidate = folder / name
             if candidate.is_file():
-                doc = load_yaml(candidate)
+                doc = load_yaml(candidate, allow_empty=True)  # a meta.yml of only comments sets no defaults
                 validate(doc, "meta")
                 docs.append(doc)
     return docs
@@ -152,17 +159,23 @@ def load_board(path: Path, pack_dir: Path) -> Board:
     )
     queries: list[Query] = []
     other_queries: list[str] = []
+    values_queries: list[ValuesQuery] = []
     format_bindings: list[Binding] = []
     for entry in sections["queries"]:
         if isinstance(entry.value, str):
             queries.append(_query(entry.name, entry.value, entry.doc, entry.path))
-        elif "sql" in entry.value:
+            continue
+        if "sql" in entry.value:
             queries.append(_query(entry.name, entry.value["sql"], entry.doc, entry.path + ("sql",)))
-            for column in entry.value.get("formats") or {}:
-                span = entry.doc.span(entry.path + ("formats", column), key=True)
-                format_bindings.append(Binding(entry.name, "formats", str(column), False, span, entry.name, kind="query"))
+        elif is_values_query(entry.value):
+            values_queries.append(_values_query(entry.name, entry.value, entry.doc, entry.path))
+            other_queries.append(entry.name)
         else:
             other_queries.append(entry.name)
+            continue
+        for column in entry.value.get("formats") or {}:
+            span = entry.doc.span(entry.path + ("formats", column), key=True)
+            format_bindings.append(Binding(entry.name, "formats", str(column), False, span, entry.name, kind="query"))
 
     chart_entries = list(sections["charts"]) + _layout_inline_charts(doc)
     names = {q.name: q for q in queries}
@@ -170,10 +183,10 @@ def load_board(path: Path, pack_dir: Path) -> Board:
     bindings: list[Binding] = list(format_bindings)
     for entry in chart_entries:
         body = entry.value
-        query_name = _chart_query(entry, body, names, queries, other_queries)
+        query_name = _chart_query(entry, body, names, queries, other_queries, values_queries)
         charts.append(Chart(entry.name, body.get("type", "auto"), query_name, entry.doc.span(entry.path, key=True)))
         if query_name is not None:
-            bindings.extend(_bindings(entry, body, query_name, names, queries, other_queries))
+            bindings.extend(_bindings(entry, body, query_name, names, queries, other_queries, values_queries))
     _check_layout(doc, {c.name for c in charts})
     return Board(
         path=path,
@@ -184,6 +197,7 @@ def load_board(path: Path, pack_dir: Path) -> Board:
         bindings=tuple(bindings),
         variables=variables,
         other_queries=tuple(other_queries),
+        values_queries=tuple(values_queries),
     )
 
 
@@ -214,16 +228,23 @@ def _query(name: str, sql: str, doc: YamlDoc, path: KeyPath, origin: str = "quer
 
 
 def _chart_query(
-    entry: _Entry, body: dict[str, Any], names: dict[str, Query], queries: list[Query], other: list[str]
+    entry: _Entry,
+    body: dict[str, Any],
+    names: dict[str, Query],
+    queries: list[Query],
+    other: list[str],
+    values: list[ValuesQuery],
 ) -> str | None:
-    """The query a chart reads, adding an inline one (named after the chart) when it carries SQL."""
+    """The query a chart reads, adding an inline one (named after the chart) when it carries SQL or rows."""
     ref = body.get("query")
     if ref is None:
         return None
     if isinstance(ref, dict):
-        if "sql" not in ref:
-            return None
-        return _inline(entry, entry.name, ref["sql"], entry.path + ("query", "sql"), names, queries)
+        if "sql" in ref:
+            return _inline(entry, entry.name, ref["sql"], entry.path + ("query", "sql"), names, queries)
+        if is_values_query(ref):
+            return _inline_values(entry, ref, entry.path + ("query",), names, other, values)
+        return None
     ref = str(ref)
     if ref.startswith("queries."):
         ref = ref[len("queries.") :]
@@ -251,6 +272,95 @@ def _inline(entry: _Entry, name: str, sql: str, path: KeyPath, names: dict[str, 
     return name
 
 
+def _inline_values(
+    entry: _Entry, body: dict[str, Any], path: KeyPath, names: dict[str, Query], other: list[str], values: list[ValuesQuery]
+) -> str:
+    if entry.name in names or entry.name in other:
+        raise entry.doc.error(
+            f"duplicate query name {entry.name!r}: chart {entry.name!r} carries an inline values query named after it, "
+            f"and the board already has a query of that name",
+            path,
+        )
+    values.append(_values_query(entry.name, body, entry.doc, path, origin=f"chart:{entry.name}"))
+    other.append(entry.name)
+    return entry.name
+
+
+def is_values_query(body: dict[str, Any]) -> bool:
+    """A query mapping of inline rows: ``type: values``, or ``rows:``/``values:`` with no other kind's keys."""
+    if "type" in body:
+        return body["type"] == "values"
+    return not (_NOT_VALUES_KEYS & body.keys()) and bool({"rows", "values"} & body.keys())
+
+
+def _values_query(name: str, body: dict[str, Any], doc: YamlDoc, path: KeyPath, origin: str = "queries") -> ValuesQuery:
+    """The columns of inline rows: ``rows: [{col: v}, ...]``, or ``columns: [...]`` with ``values: [[v, ...], ...]``.
+
+    ``values:`` rows written as mappings are read like ``rows:``.
+    """
+    where = f"values query {name!r}"
+    cells: dict[str, list[tuple[Any, KeyPath]]] = {}
+    declared = body.get("columns")
+    if declared is not None:
+        if not isinstance(declared, list) or any(isinstance(c, (dict, list)) or c is None for c in declared):
+            raise doc.error(f"{where}: columns must be a list of column names", path + ("columns",))
+        for column in declared:
+            cells.setdefault(str(column), [])
+    for key in ("rows", "values"):
+        rows = body.get(key)
+        if rows is None:
+            continue
+        if not isinstance(rows, list):
+            raise doc.error(f"{where}: {key} must be a list of rows", path + (key,))
+        for i, row in enumerate(rows):
+            at = path + (key, i)
+            if isinstance(row, dict):
+                for column, value in row.items():
+                    cells.setdefault(str(column), []).append((value, at + (column,)))
+            elif isinstance(row, list) and key == "values":
+                if declared is None:
+                    raise doc.error(
+                        f"{where}: {key}[{i}] lists values by position, so the query needs columns: [...] to name them", at
+                    )
+                if len(row) != len(declared):
+                    raise doc.error(
+                        f"{where}: {key}[{i}] has {len(row)} value{'s' * (len(row) != 1)}, expected {len(declared)} "
+                        f"(columns: {', '.join(map(str, declared))})",
+                        at,
+                    )
+                for j, (column, value) in enumerate(zip(declared, row)):
+                    cells[str(column)].append((value, at + (j,)))
+            else:
+                shape = "a mapping of column: value" if key == "rows" else "a list of values, one per column"
+                raise doc.error(f"{where}: {key}[{i}] must be {shape}", at)
+    if not cells:
+        raise doc.error(
+            f"{where} holds no data: write rows: [{{column: value, ...}}], or columns: [...] with values: [[...], ...]",
+            path,
+            key=True,
+        )
+    columns = tuple(_values_column(doc, column, found) for column, found in cells.items())
+    return ValuesQuery(name, columns, doc.span(path, key=True), origin)
+
+
+def _values_column(doc: YamlDoc, name: str, cells: list[tuple[Any, KeyPath]]) -> ValuesColumn:
+    """Numeric when every non-null value is a number; otherwise typed by the first value that is not."""
+    odd = next(((v, p) for v, p in cells if v is not None and _value_category(v) != "number"), None)
+    if odd is not None:
+        return ValuesColumn(name, _value_category(odd[0]), (odd[0], doc.span(odd[1])))
+    return ValuesColumn(name, "number" if any(v is not None for v, _ in cells) else None)
+
+
+def _value_category(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str) and _TEMPORAL.match(value):
+        return "temporal"  # the loader keeps YAML dates as their text
+    return "text"
+
+
 def _column_ref(value: Any) -> str | None:
     """A chart channel names a column as a string or as ``{field: col, ...}``."""
     if isinstance(value, str):
@@ -261,7 +371,13 @@ def _column_ref(value: Any) -> str | None:
 
 
 def _bindings(
-    entry: _Entry, body: dict[str, Any], query: str, names: dict[str, Query], queries: list[Query], other: list[str]
+    entry: _Entry,
+    body: dict[str, Any],
+    query: str,
+    names: dict[str, Query],
+    queries: list[Query],
+    other: list[str],
+    values: list[ValuesQuery],
 ) -> list[Binding]:
     chart_type = body.get("type", "auto")
     out: list[Binding] = []
@@ -323,7 +439,7 @@ def _bindings(
         layer_query = query
         if "query" in layer:
             layer_entry = _Entry(f"{entry.name}_layer{i}", layer, entry.doc, entry.path + ("layers", i))
-            layer_query = _chart_query(layer_entry, layer, names, queries, other)
+            layer_query = _chart_query(layer_entry, layer, names, queries, other, values)
             if layer_query is None:
                 continue
         channels(layer, f"layers[{i}].", ("layers", i), layer.get("type", chart_type), layer_query)

@@ -80,11 +80,17 @@ def read_text(path: Path) -> str:
         ) from None
 
 
-def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
-    """Parse one YAML document with marks; raise :class:`ConfigError` naming file:line."""
+def load_yaml(path: Path, text: str | None = None, *, allow_empty: bool = False) -> YamlDoc:
+    """Parse one YAML document with marks; raise :class:`ConfigError` naming file:line.
+
+    With ``allow_empty`` (files that hold a mapping of defaults, like meta.yml),
+    a blank file, one of only comments, or a bare ``---`` loads as an empty mapping.
+    """
     if text is None:
         text = read_text(path)
     if not text.strip():
+        if allow_empty:
+            return _empty_doc(path, text)
         raise ConfigError("file is empty", SourceSpan(path, 1, 1))
     try:
         root = yaml.compose(text, Loader=_Loader)
@@ -95,11 +101,17 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
         raise ConfigError(f"YAML syntax error: {problem}", SourceSpan(path, line, col)) from None
     except yaml.YAMLError as exc:  # pragma: no cover - reader errors without marks
         raise ConfigError(f"YAML error: {exc}", SourceSpan(path, 1, 1)) from None
+    if allow_empty and (root is None or (isinstance(root, yaml.ScalarNode) and root.tag == _TAG + "null")):
+        return _empty_doc(path, text)
     if root is None:
-        raise ConfigError("file holds no YAML document", SourceSpan(path, 1, 1))
+        raise ConfigError("file holds only comments, no YAML content", SourceSpan(path, 1, 1))
     builder = _Builder(path)
     data = builder.build(root, ())
     return YamlDoc(path, data, text, builder.marks, builder.key_marks)
+
+
+def _empty_doc(path: Path, text: str) -> YamlDoc:
+    return YamlDoc(path, {}, text, {(): (1, 1)}, {})
 
 
 class _Builder:

@@ -51,6 +51,8 @@ def runnable_sql(ast: exp.Query, dialect: str, schema: Any = None, default_schem
             table.set("catalog", None)
     if dialect == "duckdb":
         return ast.sql("duckdb")
+    if dialect == "bigquery":
+        ast = struct_unnests_as_columns(ast)
     if schema is not None:
         ast = resolved_in_dialect(ast, dialect, schema, default_schema)
     sql = _duckdb_fixups(ast, dialect).sql("duckdb")
@@ -59,6 +61,22 @@ def runnable_sql(ast: exp.Query, dialect: str, schema: Any = None, default_schem
         if name not in known:
             raise CheckSkipped(f"the query uses {name}, which has no DuckDB equivalent sqlglot knows; it cannot run here")
     return sql
+
+
+def struct_unnests_as_columns(ast: exp.Query) -> exp.Query:
+    """BigQuery ``FROM q, UNNEST(q.structs)`` (no alias) makes each struct field a column; DuckDB's
+    UNNEST in FROM yields one struct column. An unnest of depth 2 in a (lateral) subquery gives the
+    fields as columns with the same names, and leaves an array of scalars as it was."""
+    import sqlglot
+    from sqlglot import exp
+
+    for unnest in list(ast.find_all(exp.Unnest)):
+        in_from = isinstance(unnest.parent, (exp.From, exp.Join)) and unnest.arg_key == "this"
+        if in_from and not unnest.args.get("alias") and not unnest.args.get("offset") and len(unnest.expressions) == 1:
+            lateral = sqlglot.parse_one("(SELECT UNNEST(__array__, max_depth := 2))", read="duckdb")
+            lateral.find(exp.Column).replace(unnest.expressions[0].copy())
+            unnest.replace(lateral)
+    return ast
 
 
 def resolved_in_dialect(ast: exp.Query, dialect: str, schema: Any, default_schema: str | None) -> exp.Query:
@@ -81,6 +99,11 @@ def resolved_in_dialect(ast: exp.Query, dialect: str, schema: Any, default_schem
         tree = annotate_types(tree, schema=schema, dialect=dialect)
     except Exception:  # sqlglot cannot resolve some exotic SQL: run it as written
         return ast
+    if dialect in ("postgres", "redshift"):
+        for total in tree.find_all(exp.Sum):
+            # SUM(bigint) is NUMERIC on both, so SUM(cents) / 100 keeps its cents there.
+            if total.this is not None and total.this.type is not None and total.this.type.is_type("bigint"):
+                total.type = exp.DataType.build("decimal")
     for select, name in zip(tree.selects, names):
         if name and select.alias_or_name != name and not isinstance(select, exp.Star):
             alias = select.unalias() if isinstance(select, exp.Alias) else select
@@ -91,7 +114,7 @@ def resolved_in_dialect(ast: exp.Query, dialect: str, schema: Any, default_schem
 TIE_KEY = "__dashpacks_tie_key_"
 
 
-def tie_probe(sql: str) -> tuple[str, int, tuple[str, ...]] | None:
+def tie_probe(sql: str) -> tuple[str, int, tuple[str, ...], str] | None:
     """For a DuckDB query whose outermost SELECT cuts an ORDER BY with ``LIMIT n``: the same query
     returning one row more, with each sort key as an extra column, plus ``n`` and the keys as written.
 
@@ -117,11 +140,12 @@ def tie_probe(sql: str) -> tuple[str, int, tuple[str, ...]] | None:
             key = selects[int(key.name) - 1].unalias()  # ORDER BY 2: the second output column
         elif isinstance(key, exp.Column) and not key.table and key.name.lower() in aliases:
             key = aliases[key.name.lower()]  # ORDER BY an output alias
-        keys.append(ordered.this.sql("duckdb") + (" DESC" if ordered.args.get("desc") else ""))
+        keys.append(ordered.this.sql("duckdb"))
         tree.append("expressions", exp.alias_(key.copy(), f"{TIE_KEY}{index}"))
     n = int(count.name)
+    written = ", ".join(o.this.sql("duckdb") + (" DESC" if o.args.get("desc") else "") for o in order.expressions)
     limit.set("expression", exp.Literal.number(n + 1))
-    return tree.sql("duckdb"), n, tuple(keys)
+    return tree.sql("duckdb"), n, tuple(keys), written
 
 
 _UNIT_SECONDS = {"MICROSECOND": 1e-6, "MILLISECOND": 1e-3, "SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
@@ -131,16 +155,6 @@ def _duckdb_fixups(ast: exp.Query, dialect: str) -> exp.Query:
     """Rewrites where sqlglot's DuckDB output does not mean what the warehouse SQL meant."""
     import sqlglot
     from sqlglot import exp
-
-    for join in list(ast.find_all(exp.Join)):
-        # BigQuery `FROM q, UNNEST(q.structs)` (no alias) makes each struct field a column;
-        # DuckDB's UNNEST in FROM yields one struct column. An unnest of depth 2 in a lateral
-        # subquery gives the fields as columns, with the same names.
-        unnest = join.this
-        if isinstance(unnest, exp.Unnest) and not unnest.args.get("alias") and not unnest.args.get("offset") and len(unnest.expressions) == 1:
-            lateral = sqlglot.parse_one("(SELECT UNNEST(__array__, max_depth := 2))", read="duckdb")
-            lateral.find(exp.Column).replace(unnest.expressions[0].copy())
-            join.set("this", lateral)
 
     if dialect == "bigquery":
         for node in list(ast.find_all(exp.DateTrunc, exp.TimestampTrunc)):
@@ -170,7 +184,11 @@ def _duckdb_fixups(ast: exp.Query, dialect: str) -> exp.Query:
             # DATE(ts, zone) / DATETIME(ts, zone): the instant's wall time in zone, whatever the session zone.
             zone = node.args.get("zone") or (node.expression if kind is exp.Datetime else None)
             if zone is not None and node.this is not None:
-                node.replace(exp.cast(exp.AtTimeZone(this=node.this.copy(), zone=zone.copy()), target))
+                instant = node.this.copy()
+                if node.this.type is not None and node.this.type.this in (exp.DType.TIMESTAMP, exp.DType.TIMESTAMPNTZ, exp.DType.DATETIME):
+                    # A naive fixture column stands for a BigQuery TIMESTAMP: an instant, stored in UTC.
+                    instant = exp.AtTimeZone(this=instant, zone=exp.Literal.string("UTC"))
+                node.replace(exp.cast(exp.AtTimeZone(this=instant, zone=zone.copy()), target))
     return ast
 
 

@@ -186,6 +186,16 @@ class DashpacksSession:
         catalog = self.catalog(pack, version)
         return self._memo(("sqlglot-schema", self.connector(pack).path, version.name, pack.dialect), lambda: sqlglot_schema(catalog.schema, pack.dialect))
 
+    def runnable_schema(self, pack: Pack, version: ConnectorVersion) -> Any:
+        """The version's schema for translating to DuckDB: the pack dialect's names, DuckDB's types."""
+        from .sqlanalysis import sqlglot_schema
+
+        catalog = self.catalog(pack, version)
+        return self._memo(
+            ("runnable-schema", self.connector(pack).path, version.name, pack.dialect),
+            lambda: sqlglot_schema(catalog.schema, pack.dialect, duckdb_types=True),
+        )
+
     def qualified(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> Any:
         """The parsed query qualified against one version (shared by schema and bindings)."""
         from .sqlanalysis import qualified
@@ -240,7 +250,7 @@ class DashpacksSession:
         if key not in self._cache:
             newest = self.versions(pack)[-1]
             self._cache[key] = runnable_sql(
-                self.fresh_ast(pack, board, query), pack.dialect, self.sqlglot_schema(pack, newest), self.connector(pack).schema
+                self.fresh_ast(pack, board, query), pack.dialect, self.runnable_schema(pack, newest), self.connector(pack).schema
             )
         return self._cache[key]
 

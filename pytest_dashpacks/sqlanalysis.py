@@ -347,10 +347,21 @@ def _adds_column(change: Change, column: str) -> bool:
 # --- types and accepted values ----------------------------------------------------------
 
 
-def sqlglot_schema(schema: dict[str, Any], dialect: str) -> Any:
-    """A sqlglot MappingSchema; build it once per version and dialect (it normalizes every name)."""
+def sqlglot_schema(schema: dict[str, Any], dialect: str, *, duckdb_types: bool = False) -> Any:
+    """A sqlglot MappingSchema; build it once per version and dialect (it normalizes every name).
+
+    With ``duckdb_types``, column types keep their DuckDB meaning (a fixture ``timestamp`` is naive,
+    where BigQuery would read the name as an instant), as translating to DuckDB needs them.
+    """
+    from sqlglot import exp
     from sqlglot.schema import MappingSchema
 
+    if duckdb_types:
+        schema = {
+            db: {table: {column: exp.DataType.build(kind, dialect="duckdb", udt=True) for column, kind in columns.items()}
+                 for table, columns in tables.items()}
+            for db, tables in schema.items()
+        }
     return MappingSchema(schema, dialect=dialect)
 
 

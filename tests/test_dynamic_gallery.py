@@ -43,6 +43,15 @@ DYNAMIC = {
         "*volume?history?: kpi daily_sales: under volume?history? the query totals *, more than the oracle's *",
         "  likely cause: a join fans out (several result rows per source row)",
     ]),
+    "tied_limit": ("not property", ["boards/customers.yml::top_customers::timezone[America/Los_Angeles]"], [
+        "*boards/customers.yml:3: timezone?America/Los_Angeles?: the result is not deterministic: "
+        "ORDER BY charges DESC LIMIT 3 cuts through tied rows (charges = 1), so which rows come back changes from run to run",
+        "  fix: add a tie-breaker that is unique per row to the ORDER BY, e.g. ORDER BY charges DESC, customer_id",
+        "*SKIPPED*blocked by timezone?America/Los_Angeles?: the result is not deterministic*",
+    ]),
+    "integer_division": ("not property", ["pack.yml::kpi[daily_gross]"], [
+        "*pack.yml:10: kpi?daily_gross?: kpi daily_gross: bucket 2024-03-10 (day, America/New_York) is 136 in the query, expected 136.8",
+    ]),
     "runtime_type_drift": ("execute or schema", ["boards/tickets.yml::by_stage::execute[hubspot@2025-07]"], [
         "*execute?hubspot@2025-07?: fails on hubspot@2025-07: DuckDB: Binder Error: No function matches*",
     ]),

@@ -37,3 +37,16 @@ def test_examples_under_xdist_give_the_same_outcomes(example_packs):
     serial = outcomes_by_node(example_packs.runpytest("--dashpacks", "packs", *STATIC, "-rA", "-p", "no:cacheprovider"))
     parallel = example_packs.runpytest_subprocess("--dashpacks", "packs", *STATIC, "-n", "2", "-rA", "-p", "no:cacheprovider")
     assert outcomes_by_node(parallel) == serial
+
+
+def test_realworld_boards_are_green_in_every_dialect(pytester):
+    """Healthy boards written the way each warehouse's analysts write them raise no alarm."""
+    shutil.copytree(EXAMPLES / "realworld", pytester.path / "realworld")
+    result = pytester.runpytest_subprocess("--dashpacks", "realworld", "-n", "2", *EVERYTHING)
+    outcomes = outcomes_by_node(result)
+    assert result.ret == 0
+    assert set(outcomes.values()) == {"PASSED"}
+    packs = {node.split("/")[1] for node in outcomes}
+    assert packs == {"bigquery_revenue", "duckdb_serving", "postgres_saas_metrics", "snowflake_billing"}
+    kpis = {node.rpartition("::")[2] for node in outcomes if "::kpi[" in node}
+    assert kpis == {"kpi[daily_gross_usd]", "kpi[daily_gross_eur]", "kpi[daily_succeeded_charges]"}

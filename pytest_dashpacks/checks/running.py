@@ -145,7 +145,7 @@ def unstable_result(ctx: CheckContext, sandbox: Sandbox, sql: str) -> CheckFailu
     probe = tie_probe(sql)
     if probe is None:
         return None
-    probe_sql, n, keys = probe
+    probe_sql, n, keys, order_by = probe
     result = run(ctx, sandbox, probe_sql, "probing the LIMIT for ties", "UTC")
     if len(result.rows) <= n:
         return None
@@ -156,13 +156,13 @@ def unstable_result(ctx: CheckContext, sandbox: Sandbox, sql: str) -> CheckFailu
     shown = [c for c in result.columns if not c.startswith(TIE_KEY)]
     tied = ", ".join(f"{k} = {v!r}" for k, v in zip(keys, last_in[first_key:]))
     return CheckFailure(
-        f"the result is not deterministic: ORDER BY {', '.join(keys)} LIMIT {n} cuts through tied rows ({tied}), "
+        f"the result is not deterministic: ORDER BY {order_by} LIMIT {n} cuts through tied rows ({tied}), "
         "so which rows come back changes from run to run",
         ctx.query.span, sql=SqlExcerpt(sql),
         details=(f"row {n} (kept):    {dict(zip(shown, last_in[:first_key]))}",
                  f"row {n + 1} (dropped): {dict(zip(shown, first_out[:first_key]))}",
                  "fix: add a tie-breaker that is unique per row to the ORDER BY, "
-                 f"e.g. ORDER BY {', '.join(keys)}, {next((c for c in shown if c not in keys), '<unique key>')}"),
+                 f"e.g. ORDER BY {order_by}, {next((c for c in shown if c not in keys), '<unique key>')}"),
         defect_class="rendering",
     )
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .model import Change, ColumnSpec, Connector, ConnectorVersion, ModelSpec, TableSpec
+from .model import Change, ColumnSpec, Connector, ConnectorVersion, ModelSpec, TableSpec, is_boolean_type
 from .yamlsource import YamlDoc, load_yaml, validate
 
 CHANGE_KINDS = (
@@ -101,6 +101,7 @@ def _resolve_version(
     elif not body.get("tables"):
         raise doc.error(f"version {name} has neither `tables` nor `extends`", base, key=True)
     for key, table in (body.get("tables") or {}).items():
+        _check_roles(doc, str(key), table["columns"], base + ("tables", key, "columns"))
         spec = _table(schema, str(key), table["columns"])
         tables[_table_key(spec.schema, spec.name)] = spec
     changes = []
@@ -130,7 +131,19 @@ def _column(name: str, spec: dict[str, Any]) -> ColumnSpec:
         unit=spec.get("unit"),
         timezone=spec.get("timezone"),
         description=spec.get("description"),
+        role=spec.get("role"),
     )
+
+
+def _check_roles(doc: YamlDoc, table: str, columns: dict[str, Any], where: tuple[Any, ...]) -> None:
+    """A ``role:`` column must be boolean: its value is what marks a row deleted or inactive."""
+    for name, spec in columns.items():
+        _check_role(doc, f"{table}.{name}", spec.get("role"), str(spec["type"]), where + (name, "role"))
+
+
+def _check_role(doc: YamlDoc, column: str, role: str | None, type_name: str, where: tuple[Any, ...]) -> None:
+    if role is not None and not is_boolean_type(type_name):
+        raise doc.error(f"column {column} has role: {role}, which needs a boolean column, not {type_name}", where)
 
 
 def _table(schema: str, key: str, columns: dict[str, Any]) -> TableSpec:
@@ -166,6 +179,7 @@ def _apply(doc: YamlDoc, schema: str, tables: dict[str, TableSpec], change: Chan
         table_schema, name = table_id(str(p["table"]), schema)
         if _table_key(table_schema, name) in tables:
             raise doc.error(f"add_table: table {p['table']!r} already exists", where + ("table",))
+        _check_roles(doc, str(p["table"]), p["columns"], where + ("columns",))
         spec = _table(schema, str(p["table"]), p["columns"])
         tables[_table_key(spec.schema, spec.name)] = spec
         return
@@ -182,9 +196,12 @@ def _apply(doc: YamlDoc, schema: str, tables: dict[str, TableSpec], change: Chan
         if table.column(str(p["column"])) is not None:
             raise doc.error(f"add_column: column {table.key}.{p['column']} already exists", where + ("column",))
         spec = {k: v for k, v in p.items() if k not in ("table", "column")}
+        _check_role(doc, f"{table.key}.{p['column']}", spec.get("role"), str(spec["type"]), where + ("role",))
         put(table, table.columns + (_column(str(p["column"]), spec),))
     else:
         column = column_of(table, "from" if change.kind == "rename_column" else "column")
+        if change.kind == "change_type":
+            _check_role(doc, f"{table.key}.{column.name}", column.role, str(p["to"]), where + ("to",))
         if change.kind == "rename_column" and table.column(str(p["to"])) is not None:
             raise doc.error(f"rename_column: column {table.key}.{p['to']} already exists", where + ("to",))
         replaced: list[ColumnSpec] = []

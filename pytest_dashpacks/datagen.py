@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .fixturedb import quote
-from .model import ColumnSpec, ConnectorVersion, TableSpec
+from .model import BOOLEAN_TYPES, ColumnSpec, ConnectorVersion, TableSpec
 from .rendering import sql_literal
 
 Row = dict[str, Any]
@@ -41,8 +41,6 @@ CLOCK_INSTANTS: tuple[str, ...] = (
     "leap_day",
 )
 
-DELETED_COLUMN = "_fivetran_deleted"
-ACTIVE_COLUMN = "_fivetran_active"
 MAX_CHILDREN = 3
 NULL_SHARE = 1 / 6
 SECONDS_IN_2024 = 366 * 86400
@@ -212,7 +210,7 @@ def column_kind(type_name: str) -> ColumnKind:
         return ColumnKind("decimal", precision=precision, scale=scale)
     if base in _FLOAT_NAMES:
         return ColumnKind("float")
-    if base in ("boolean", "bool", "logical"):
+    if base in BOOLEAN_TYPES:
         return ColumnKind("bool")
     if base in _TIMESTAMPTZ_NAMES:
         return ColumnKind("timestamptz")
@@ -334,7 +332,7 @@ def _primary_value(table: TableSpec, column: ColumnSpec, kind: ColumnKind, index
 
 
 def _plain_value(table: TableSpec, column: ColumnSpec, kind: ColumnKind, index: int, rng: random.Random, instants: Sequence[datetime.datetime]) -> Any:
-    """A value of the column's type for a column that is neither a key, a reference nor a Fivetran flag."""
+    """A value of the column's type for a column that is neither a key, a reference nor a role flag."""
     if column.values:
         return rng.choice(column.values)
     zero = rng.random() < 0.2
@@ -380,6 +378,19 @@ def _flag_rows(count: int, share: float, rng: random.Random) -> set[int]:
     return set(rng.sample(range(count), max(1, round(count * share))))
 
 
+def _deleted_rows(table: TableSpec, first: set[int], count: int, rng: random.Random) -> dict[str, set[int]]:
+    """Row indices each ``role: deleted`` column marks; a second flag marks other rows than the first,
+    so a query that filters only one of them miscounts."""
+    out: dict[str, set[int]] = {}
+    for index, column in enumerate(table.role_columns("deleted")):
+        if index == 0:
+            out[column.name] = first
+            continue
+        free = [i for i in range(count) if not any(i in rows for rows in out.values())]
+        out[column.name] = set(rng.sample(free, min(len(free), max(1, round(count / 8))))) if count >= 2 else set()
+    return out
+
+
 def _table_rows(
     version: ConnectorVersion,
     table: TableSpec,
@@ -392,16 +403,16 @@ def _table_rows(
     keys = [c for c in table.columns if c.primary_key]
     deleted = _flag_rows(count, 1 / 8, rng)
     inactive = _flag_rows(count, 1 / 4, rng)
+    deleted_by = _deleted_rows(table, deleted, count, rng)
     columns: dict[str, list[Any]] = {}
     later: list[ColumnSpec] = []  # references resolved after the plain columns
     for column in table.columns:
         kind = kinds[column.name]
-        lowered = column.name.lower()
         if column.references:
             later.append(column)
-        elif lowered == DELETED_COLUMN and kind.kind == "bool":
-            columns[column.name] = [i in deleted for i in range(count)]
-        elif lowered == ACTIVE_COLUMN and kind.kind == "bool":
+        elif column.effective_role == "deleted":
+            columns[column.name] = [i in deleted_by[column.name] for i in range(count)]
+        elif column.effective_role == "active":
             columns[column.name] = [i not in inactive for i in range(count)]
         elif column.primary_key:
             columns[column.name] = [_primary_value(table, column, kind, i, instants) for i in range(count)]
@@ -410,7 +421,7 @@ def _table_rows(
                 None if column.nullable and rng.random() < NULL_SHARE else _plain_value(table, column, kind, i, rng, instants)
                 for i in range(count)
             ]
-    has_active = any(c.name.lower() == ACTIVE_COLUMN for c in table.columns)
+    has_active = bool(table.role_columns("active"))
     id_column = table.column("id")
     if has_active and not keys and id_column is not None and not id_column.references and id_column.name in columns:
         # A history table without a key: an inactive row is an earlier version of a live row.
@@ -583,6 +594,7 @@ def generate_rows(
 def _large_expression(table: TableSpec, column: ColumnSpec, rows: int) -> str:
     kind = column_kind(column.type)
     lowered = column.name.lower()
+    role = column.effective_role
     digest = f"hash(i, {sql_literal(column.name)})"
     pick = f"({digest} % {{n}})::BIGINT"
     if column.references and column.primary_key:
@@ -593,9 +605,9 @@ def _large_expression(table: TableSpec, column: ColumnSpec, rows: int) -> str:
         expression = _reference_expression(column, kind, f"CASE WHEN i = 0 THEN {root} ELSE ({digest} % i)::BIGINT END", rows)
     elif column.references:
         expression = _reference_expression(column, kind, pick.format(n=max(rows, 1)), rows)
-    elif lowered == DELETED_COLUMN and kind.kind == "bool":
+    elif role == "deleted":
         return f"{pick.format(n=8)} = 0"
-    elif lowered == ACTIVE_COLUMN and kind.kind == "bool":
+    elif role == "active":
         return f"{pick.format(n=4)} <> 0"
     elif column.values:
         listed = ", ".join(sql_literal(v) for v in column.values)
@@ -698,7 +710,7 @@ def dataset_strategy(version: ConnectorVersion, tables: Sequence[str], zone: str
         kind = column_kind(column.type)
         if column.values:
             return st.sampled_from(column.values)
-        if column.name.lower() in (DELETED_COLUMN, ACTIVE_COLUMN) and kind.kind == "bool":
+        if column.effective_role is not None:
             return st.booleans()
         if kind.kind == "int":
             return st.integers(0, kind.int_limit)
@@ -746,7 +758,7 @@ def dataset_strategy(version: ConnectorVersion, tables: Sequence[str], zone: str
             nullable = column.nullable and not column.primary_key
             if column.primary_key:
                 fixed[column.name] = key_part(table, column)
-            elif nullable and column.name.lower() not in (DELETED_COLUMN, ACTIVE_COLUMN):
+            elif nullable and column.effective_role is None:  # role flags are always true or false
                 fixed[column.name] = st.one_of(plain(table, column), st.none())
             else:
                 fixed[column.name] = plain(table, column)

@@ -270,33 +270,39 @@ def _duplicate(table: TableSpec, row: dict[str, Any], n: int) -> dict[str, Any]:
 
 
 def soft_deleted_case(version: ConnectorVersion, rows: Rows) -> Rows:
-    """The rows plus a soft-deleted copy of each (new keys), as a connector delivers deletes."""
+    """The rows plus a soft-deleted copy of each (new keys) per ``role: deleted`` column, as a connector delivers deletes.
+
+    Each copy is deleted by one flag only, so a query that filters ``_fivetran_deleted``
+    but not the source's own ``is_deleted`` still counts some of them.
+    """
     out = copied(rows)
     for table in version.tables.values():
-        flags = [c.name for c in table.columns if c.name.lower() in ("_fivetran_deleted", "is_deleted")]
-        if not flags:
-            continue
+        flags = [c.name for c in table.role_columns("deleted")]
         extra = []
-        for row in rows.get(table.key, []):
-            copy = _duplicate(table, row, 1)
-            for flag in flags:
-                copy[flag] = True
-            extra.append(copy)
-        out[table.key] = out.get(table.key, []) + extra
+        for n, flag in enumerate(flags, 1):
+            for row in rows.get(table.key, []):
+                copy = _duplicate(table, row, n)
+                for other in flags:
+                    copy[other] = other == flag
+                extra.append(copy)
+        if extra:
+            out[table.key] = out.get(table.key, []) + extra
     return out
 
 
 def history_case(version: ConnectorVersion, rows: Rows) -> Rows:
-    """The rows plus an older, inactive version of each, as Fivetran history mode keeps them."""
+    """The rows plus an older, inactive version of each (``role: active`` columns false), as Fivetran history mode keeps them."""
     out = copied(rows)
     for table in version.tables.values():
-        names = {c.name.lower(): c.name for c in table.columns}
-        if "_fivetran_active" not in names:
+        flags = [c.name for c in table.role_columns("active")]
+        if not flags:
             continue
+        names = {c.name.lower(): c.name for c in table.columns}
         extra = []
         for row in rows.get(table.key, []):
             copy = dict(row)  # history mode repeats the primary key: that is what makes it dangerous
-            copy[names["_fivetran_active"]] = False
+            for flag in flags:
+                copy[flag] = False
             if "_fivetran_end" in names:
                 copy[names["_fivetran_end"]] = "2024-01-01 00:00:00"
             extra.append(copy)

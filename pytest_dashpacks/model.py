@@ -13,6 +13,16 @@ from .errors import SourceSpan
 
 # --- connectors ---------------------------------------------------------------
 
+# ``role:`` values: a true ``deleted`` column marks a soft-deleted row, a false ``active`` column an inactive history row.
+COLUMN_ROLES = ("deleted", "active")
+# Fivetran's own flags carry their role without declaring it; no other name is guessed.
+DEFAULT_ROLES = {"_fivetran_deleted": "deleted", "_fivetran_active": "active"}
+BOOLEAN_TYPES = frozenset({"boolean", "bool", "logical"})
+
+
+def is_boolean_type(type_name: str) -> bool:
+    return " ".join(type_name.lower().split()) in BOOLEAN_TYPES
+
 
 @dataclass(frozen=True)
 class ColumnSpec:
@@ -25,6 +35,14 @@ class ColumnSpec:
     unit: str | None = None
     timezone: str | None = None
     description: str | None = None
+    role: str | None = None  # as declared; see ``effective_role`` for the defaults
+
+    @property
+    def effective_role(self) -> str | None:
+        """The declared role, else the default of a boolean Fivetran flag (``DEFAULT_ROLES``)."""
+        if self.role is not None:
+            return self.role
+        return DEFAULT_ROLES.get(self.name.lower()) if is_boolean_type(self.type) else None
 
 
 @dataclass(frozen=True)
@@ -37,6 +55,10 @@ class TableSpec:
     def column(self, name: str) -> ColumnSpec | None:
         lowered = name.lower()
         return next((c for c in self.columns if c.name.lower() == lowered), None)
+
+    def role_columns(self, role: str) -> tuple[ColumnSpec, ...]:
+        """The columns whose (declared or default) role is ``role``, in file order."""
+        return tuple(c for c in self.columns if c.effective_role == role)
 
 
 @dataclass(frozen=True)

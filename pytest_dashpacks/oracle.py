@@ -1,7 +1,9 @@
 """The KPI oracle: what each bucket of a KPI should be, computed in Python.
 
 A source row counts when it passes the contract's filters, deletes and
-history rules; its timestamp is read in the column's stored zone, converted
+history rules (the source table's ``role: deleted`` and ``role: active``
+columns; without a table, Fivetran's ``_fivetran_deleted`` and
+``_fivetran_active``); its timestamp is read in the column's stored zone, converted
 to the reporting zone with zoneinfo, and bucketed by day, ISO week (Monday)
 or month; its value is scaled and summed.
 """
@@ -10,12 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from .model import KpiContract
+from .model import DEFAULT_ROLES, ConnectorVersion, KpiContract, TableSpec
 
 Buckets = dict[dt.date, float]
 
@@ -58,6 +61,49 @@ def local_day(stamp: dt.datetime, stored_zone: str, reporting_zone: str) -> dt.d
     return aware.astimezone(ZoneInfo(reporting_zone)).date()
 
 
+@dataclass(frozen=True)
+class Markers:
+    """The columns whose value drops a row: true ``deleted`` ones, false ``active`` ones."""
+
+    deleted: tuple[str, ...]
+    active: tuple[str, ...]
+
+
+def markers_of(table: TableSpec | None) -> Markers:
+    """The table's role columns; without a table, Fivetran's default flags."""
+    if table is None:
+        return Markers(*(tuple(n for n, r in DEFAULT_ROLES.items() if r == role) for role in ("deleted", "active")))
+    return Markers(*(tuple(c.name for c in table.role_columns(role)) for role in ("deleted", "active")))
+
+
+def source_table(version: ConnectorVersion, kpi: KpiContract) -> TableSpec | None:
+    """The KPI's source table in ``version``: by table key, else by a unique table name."""
+    wanted = kpi.source.table.lower()
+    exact = [t for t in version.tables.values() if t.key.lower() == wanted]
+    by_name = [t for t in version.tables.values() if t.name.lower() == wanted]
+    return exact[0] if exact else (by_name[0] if len(by_name) == 1 else None)
+
+
+def _identifier(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+def deleted_filter_hint(table: TableSpec | None) -> str:
+    """A predicate that drops the soft-deleted rows of ``table`` (None: Fivetran's default flag)."""
+    names = markers_of(table).deleted
+    if not names:
+        return "the rows whose `role: deleted` column is true, in every table the query reads"
+    return " AND ".join(f"NOT COALESCE({_identifier(n)}, FALSE)" for n in names)
+
+
+def history_filter_hint(table: TableSpec | None) -> str:
+    """A predicate that keeps only the active rows of a history table (None: Fivetran's default flag)."""
+    names = markers_of(table).active
+    if not names:
+        return "the rows whose `role: active` column is false, in every table the query reads"
+    return " AND ".join(f"COALESCE({_identifier(n)}, TRUE)" for n in names)
+
+
 def _truthy(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "t", "1", "yes")
@@ -65,7 +111,7 @@ def _truthy(value: Any) -> bool:
 
 
 def _falsy(value: Any) -> bool:
-    """Explicitly false (NULL is not): for ``_fivetran_active``."""
+    """Explicitly false (NULL is not): for ``role: active`` columns."""
     if isinstance(value, str):
         return value.strip().lower() in ("false", "f", "0", "no")
     return value is not None and not bool(value)
@@ -95,14 +141,20 @@ class Counted:
     value: float
 
 
-def counted_rows(kpi: KpiContract, rows: Iterable[dict[str, Any]], stored_zone: str, reporting_zone: str) -> list[Counted]:
+def counted_rows(
+    kpi: KpiContract, rows: Iterable[dict[str, Any]], stored_zone: str, reporting_zone: str, table: TableSpec | None = None
+) -> list[Counted]:
+    """The rows of the KPI's source ``table`` that count (its role columns decide deletes and history)."""
+    return _counted(kpi, rows, stored_zone, reporting_zone, markers_of(table))
+
+
+def _counted(kpi: KpiContract, rows: Iterable[dict[str, Any]], stored_zone: str, reporting_zone: str, markers: Markers) -> list[Counted]:
     source = kpi.source
     out = []
     for row in rows:
-        # Fivetran's soft delete and the source's own delete flag (HubSpot, Stripe, Salesforce) both mean "gone".
-        if source.exclude_deleted and (_truthy(row.get("_fivetran_deleted")) or _truthy(row.get("is_deleted"))):
+        if source.exclude_deleted and any(_truthy(row.get(name)) for name in markers.deleted):
             continue
-        if source.exclude_history and _falsy(row.get("_fivetran_active")):
+        if source.exclude_history and any(_falsy(row.get(name)) for name in markers.active):
             continue
         if any(not _matches(row.get(column), accepted) for column, accepted in source.filters.items()):
             continue
@@ -120,10 +172,16 @@ def counted_rows(kpi: KpiContract, rows: Iterable[dict[str, Any]], stored_zone: 
     return out
 
 
-def expected_buckets(kpi: KpiContract, rows: Iterable[dict[str, Any]], stored_zone: str, reporting_zone: str) -> Buckets:
+def expected_buckets(
+    kpi: KpiContract, rows: Iterable[dict[str, Any]], stored_zone: str, reporting_zone: str, table: TableSpec | None = None
+) -> Buckets:
     """Bucket -> expected measure."""
+    return _expected(kpi, rows, stored_zone, reporting_zone, markers_of(table))
+
+
+def _expected(kpi: KpiContract, rows: Iterable[dict[str, Any]], stored_zone: str, reporting_zone: str, markers: Markers) -> Buckets:
     buckets: Buckets = {}
-    for item in counted_rows(kpi, rows, stored_zone, reporting_zone):
+    for item in _counted(kpi, rows, stored_zone, reporting_zone, markers):
         buckets[item.bucket] = buckets.get(item.bucket, 0.0) + item.value
     return buckets
 
@@ -161,27 +219,49 @@ def compare(actual: Buckets, expected: Buckets, tolerance: float = 1e-6) -> list
     return out
 
 
-def likely_cause(kpi: KpiContract, actual: Buckets, rows: list[dict[str, Any]], stored_zone: str, reporting_zone: str) -> str:
+def likely_cause(
+    kpi: KpiContract, actual: Buckets, rows: list[dict[str, Any]], stored_zone: str, reporting_zone: str, table: TableSpec | None = None
+) -> str:
     """Which plausible mistake reproduces the query's numbers, if any."""
-    candidates = [
-        (f"bucketed by the UTC day, not {reporting_zone}", replace(kpi), stored_zone, "UTC"),
-        ("counts soft-deleted rows (_fivetran_deleted or is_deleted = true)", replace(kpi, source=replace(kpi.source, exclude_deleted=False)), stored_zone, reporting_zone),
-        ("counts history rows (_fivetran_active = false)", replace(kpi, source=replace(kpi.source, exclude_history=False)), stored_zone, reporting_zone),
-        ("ignores the minor-unit scale", replace(kpi, source=replace(kpi.source, scale=1.0)), stored_zone, reporting_zone),
-        ("reads the stored timestamps as reporting-zone local time (a single AT TIME ZONE)", replace(kpi), reporting_zone, reporting_zone),
+    markers = markers_of(table)
+    candidates = [(f"bucketed by the UTC day, not {reporting_zone}", kpi, stored_zone, "UTC", markers)]
+    if kpi.source.exclude_deleted and markers.deleted:
+        # Every delete flag ignored, then each one alone (a board that filters _fivetran_deleted but not is_deleted).
+        subsets = [markers.deleted] + ([(n,) for n in markers.deleted] if len(markers.deleted) > 1 else [])
+        for ignored in subsets:
+            kept = tuple(n for n in markers.deleted if n not in ignored)
+            candidates.append((f"counts soft-deleted rows ({' or '.join(ignored)} = true)", kpi, stored_zone, reporting_zone, replace(markers, deleted=kept)))
+    if kpi.source.exclude_history and markers.active:
+        candidates.append((f"counts history rows ({' or '.join(markers.active)} = false)", kpi, stored_zone, reporting_zone, replace(markers, active=())))
+    candidates += [
+        ("ignores the minor-unit scale", replace(kpi, source=replace(kpi.source, scale=1.0)), stored_zone, reporting_zone, markers),
+        ("reads the stored timestamps as reporting-zone local time (a single AT TIME ZONE)", kpi, reporting_zone, reporting_zone, markers),
     ]
-    for description, variant, stored, reporting in candidates:
-        if variant == kpi and stored == stored_zone and reporting == reporting_zone:
+    for description, variant, stored, reporting, variant_markers in candidates:
+        if variant == kpi and stored == stored_zone and reporting == reporting_zone and variant_markers == markers:
             continue
-        if not compare(actual, expected_buckets(variant, rows, stored, reporting)):
+        if not compare(actual, _expected(variant, rows, stored, reporting, variant_markers)):
             return description
+    if kpi.source.value != "count" and kpi.source.scale != 1.0 and not compare(actual, _truncated(kpi, rows, stored_zone, reporting_zone, markers)):
+        return ("divides integers, which truncates each value (Postgres and Redshift int / int): "
+                f"scale with a decimal, e.g. {kpi.source.value} / {1 / kpi.source.scale:g}.0, or divide the sum")
     return "unknown: compare the query with the contract's filters, deletes, scale and zone"
 
 
-def moved_rows(kpi: KpiContract, rows: list[dict[str, Any]], bucket: dt.date, stored_zone: str, reporting_zone: str) -> list[str]:
+def _truncated(kpi: KpiContract, rows: Iterable[dict[str, Any]], stored_zone: str, reporting_zone: str, markers: Markers) -> Buckets:
+    """The buckets when each scaled value loses its fraction, as ``cents / 100`` does on integers."""
+    buckets: Buckets = {}
+    for item in _counted(kpi, rows, stored_zone, reporting_zone, markers):
+        buckets[item.bucket] = buckets.get(item.bucket, 0.0) + float(math.trunc(item.value))
+    return buckets
+
+
+def moved_rows(
+    kpi: KpiContract, rows: list[dict[str, Any]], bucket: dt.date, stored_zone: str, reporting_zone: str, table: TableSpec | None = None
+) -> list[str]:
     """Rows of ``bucket`` whose UTC day and reporting-zone day differ: the ones a wrong zone moves."""
     out = []
-    for item in counted_rows(kpi, rows, stored_zone, reporting_zone):
+    for item in counted_rows(kpi, rows, stored_zone, reporting_zone, table):
         utc_bucket = bucket_of(local_day(item.stamp, stored_zone, "UTC"), kpi.grain)
         if bucket in (item.bucket, utc_bucket) and item.bucket != utc_bucket:
             out.append(f"{kpi.source.timestamp}={item.stamp} ({stored_zone}) -> local bucket {item.bucket}, UTC bucket {utc_bucket}, value {item.value:g}")

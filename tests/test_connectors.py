@@ -103,3 +103,56 @@ def test_the_curated_library_loads():
             header = seed.read_text("utf-8").splitlines()[0].split(",")
             assert header == [c.name for c in table.columns], (name, table.key)
         assert all(change.note for v in loaded.versions for change in v.lineage), name
+
+
+ROLES = """\
+connector: acme
+versions:
+  "1":
+    tables:
+      orders:
+        columns:
+          id: {type: bigint, primary_key: true}
+          is_deleted: {type: boolean, role: deleted}
+          archived: {type: boolean}
+          _fivetran_deleted: {type: boolean}
+  "2":
+    extends: "1"
+    changes:
+      - add_column: {table: orders, column: is_current, type: boolean, role: active}
+        note: history mode
+      - rename_column: {table: orders, from: is_deleted, to: IsDeleted}
+        note: API naming
+"""
+
+
+def test_roles_are_declared_carried_through_changes_and_defaulted_for_fivetran_flags(tmp_path):
+    v1, v2 = connector(tmp_path, ROLES).versions
+    orders = v2.table("acme", "orders")
+    assert [c.name for c in orders.role_columns("deleted")] == ["IsDeleted", "_fivetran_deleted"]
+    assert [c.name for c in orders.role_columns("active")] == ["is_current"]
+    assert orders.column("archived").effective_role is None  # no name is guessed
+    assert orders.column("_fivetran_deleted").role is None  # the default is applied by the model, not stored
+    assert [c.name for c in v1.table("acme", "orders").role_columns("active")] == []
+
+
+@pytest.mark.parametrize(
+    "replace, message, line",
+    [
+        ("is_deleted: {type: boolean, role: deleted}", 'versions.1.tables.orders.columns.is_deleted.role: "removed" is not one of deleted, active', 8),
+        ("is_deleted: {type: varchar, role: deleted}", "column orders.is_deleted has role: deleted, which needs a boolean column, not varchar", 8),
+        ("column: is_current, type: boolean", "column orders.is_current has role: active, which needs a boolean column, not timestamp", 14),
+        ("note: API naming\n", "column orders.IsDeleted has role: deleted, which needs a boolean column, not varchar", 18),
+    ],
+)
+def test_a_bad_role_is_a_located_config_error(tmp_path, replace, message, line):
+    broken = {
+        "is_deleted: {type: boolean, role: deleted}": ROLES.replace("role: deleted", "role: removed"),
+        "is_deleted: {type: varchar, role: deleted}": ROLES.replace("is_deleted: {type: boolean", "is_deleted: {type: varchar"),
+        "column: is_current, type: boolean": ROLES.replace("column: is_current, type: boolean", "column: is_current, type: timestamp"),
+        "note: API naming\n": ROLES + "      - change_type: {table: orders, column: IsDeleted, to: varchar}\n",
+    }[replace]
+    with pytest.raises(ConfigError) as err:
+        connector(tmp_path, broken)
+    assert err.value.message == message
+    assert err.value.span.path.name == "connector.yml" and err.value.span.line == line

@@ -453,3 +453,48 @@ def test_large_self_references_point_at_earlier_rows() -> None:
     number = lambda key: int(key.rpartition("_")[2])  # noqa: E731
     assert len(pairs) > 200
     assert all(number(manager) < number(own) for own, manager in pairs)
+
+
+# --- role flags ----------------------------------------------------------------------
+
+ROLE_FLAGS = TableSpec(
+    "orders",
+    "raw",
+    "orders",
+    (
+        ColumnSpec("id", "bigint", nullable=False, primary_key=True),
+        ColumnSpec("is_deleted", "boolean", role="deleted"),
+        ColumnSpec("_fivetran_deleted", "boolean"),  # deleted by default
+        ColumnSpec("is_current", "boolean", role="active"),
+        ColumnSpec("archived", "boolean"),  # no role: nothing is guessed from a name
+        ColumnSpec("_fivetran_active", "varchar"),  # not boolean: no default role
+    ),
+)
+FLAGS = ("is_deleted", "_fivetran_deleted", "is_current")
+
+
+def test_role_flags_are_generated_from_the_declared_roles() -> None:
+    version = ConnectorVersion("acme", "1", {"raw.orders": ROLE_FLAGS}, (), SourceSpan(Path("connector.yml")))
+    rows = generate_rows(version, "UTC", rows_per_table=64)["orders"]
+    assert all(isinstance(row[flag], bool) for row in rows for flag in FLAGS)
+    source_deleted = {row["id"] for row in rows if row["is_deleted"]}
+    fivetran_deleted = {row["id"] for row in rows if row["_fivetran_deleted"]}
+    assert source_deleted and fivetran_deleted and not source_deleted & fivetran_deleted  # each flag alone deletes some rows
+    assert 0 < sum(not row["is_current"] for row in rows) < 32
+    assert any(row["archived"] is None for row in rows) and any(row["archived"] is False for row in rows)
+    assert all(row["_fivetran_active"] is None or isinstance(row["_fivetran_active"], str) for row in rows)
+    with duckdb.connect(config={"threads": 1}) as connection:
+        counts = connection.execute(
+            "SELECT count(*) FILTER (is_deleted), count(*) FILTER (_fivetran_deleted), count(*) FILTER (NOT is_current), "
+            f"count(*) FILTER (is_deleted IS NULL OR is_current IS NULL) FROM ({large_rows_sql(ROLE_FLAGS, 800)})"
+        ).fetchone()
+    assert counts is not None
+    deleted, fivetran, inactive, nulls = counts
+    assert 50 < deleted < 150 and 50 < fivetran < 150 and 120 < inactive < 280 and nulls == 0
+
+    @settings(max_examples=30, derandomize=True, deadline=None)
+    @given(dataset_strategy(version, ["orders"], "UTC"))
+    def never_null(drawn: dict[str, list[dict[str, Any]]]) -> None:
+        assert all(row[flag] is not None for row in drawn["orders"] for flag in FLAGS)
+
+    never_null()

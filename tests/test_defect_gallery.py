@@ -15,7 +15,7 @@ GALLERY = {
         [
             "*boards/pipeline.yml:3: schema?hubspot@2025-07?: column hubspot.deal_pipeline_stage.closed_won does not exist in hubspot@2025-07",
             "  hint: renamed to is_closed: use is_closed",
-            "  caused by: column deal_pipeline_stage.closed_won renamed to is_closed in version 2025-07 (dbt_hubspot_source v0.21.0*connector.yml:178",
+            "  caused by: column deal_pipeline_stage.closed_won renamed to is_closed in version 2025-07 (dbt_hubspot_source v0.21.0*connector.yml:180",
             "    > 4 | WHERE NOT s.closed_won",
             "                      ^^^^^^^^^^",
         ],

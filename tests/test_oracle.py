@@ -5,8 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 from pytest_dashpacks.errors import SourceSpan
-from pytest_dashpacks.model import KpiContract, KpiSource
-from pytest_dashpacks.oracle import compare, expected_buckets, likely_cause, moved_rows, query_buckets
+from pytest_dashpacks.model import ColumnSpec, ConnectorVersion, KpiContract, KpiSource, TableSpec
+from pytest_dashpacks.oracle import (
+    compare,
+    deleted_filter_hint,
+    expected_buckets,
+    history_filter_hint,
+    likely_cause,
+    moved_rows,
+    query_buckets,
+    source_table,
+)
 
 D = dt.date
 
@@ -64,6 +73,55 @@ def test_history_rows_are_excluded_only_when_inactive():
     assert expected_buckets(contract(exclude_history=True), rows, "UTC", "UTC") == {D(2024, 1, 2): 2.0}
 
 
-def test_exclude_deleted_honours_the_source_delete_flag_too():
-    rows = [{"created": "2024-01-02 12:00:00", "amount": "100", "type": "charge", "is_deleted": d} for d in (True, False, None, "true")]
-    assert expected_buckets(contract(), rows, "UTC", "UTC") == {D(2024, 1, 2): 2.0}
+def source(*flags: ColumnSpec) -> TableSpec:
+    base = (ColumnSpec("created", "timestamp"), ColumnSpec("amount", "bigint"), ColumnSpec("type", "varchar"))
+    return TableSpec("balance_transaction", "stripe", "balance_transaction", base + flags)
+
+
+UNDECLARED = source(ColumnSpec("_fivetran_deleted", "boolean"), ColumnSpec("is_deleted", "boolean"))
+DECLARED = source(ColumnSpec("_fivetran_deleted", "boolean"), ColumnSpec("is_deleted", "boolean", role="deleted"))
+# One row live, one deleted by each flag, one with both flags NULL (live): amounts tell them apart.
+FLAGGED = [
+    {"created": "2024-01-02 12:00:00", "amount": amount, "type": "charge", "_fivetran_deleted": fivetran, "is_deleted": source_flag}
+    for amount, fivetran, source_flag in (("100", False, False), ("200", "true", False), ("400", False, True), ("800", None, None))
+]
+
+
+def test_exclude_deleted_follows_the_declared_roles_and_guesses_no_other_name():
+    assert expected_buckets(contract(), FLAGGED, "UTC", "UTC", UNDECLARED) == {D(2024, 1, 2): 13.0}
+    assert expected_buckets(contract(), FLAGGED, "UTC", "UTC") == {D(2024, 1, 2): 13.0}  # no table: Fivetran's flag only
+    assert expected_buckets(contract(), FLAGGED, "UTC", "UTC", DECLARED) == {D(2024, 1, 2): 9.0}
+    assert expected_buckets(contract(exclude_deleted=False), FLAGGED, "UTC", "UTC", DECLARED) == {D(2024, 1, 2): 15.0}
+
+
+def test_a_declared_active_column_decides_history_rows():
+    table = source(ColumnSpec("is_current", "boolean", role="active"), ColumnSpec("_fivetran_active", "varchar"))
+    rows = [{"created": "2024-01-02 12:00:00", "amount": "100", "type": "charge", "is_current": current, "_fivetran_active": "false"}
+            for current in (True, False, None, "f")]
+    assert expected_buckets(contract(exclude_history=True), rows, "UTC", "UTC", table) == {D(2024, 1, 2): 2.0}
+
+
+def test_likely_cause_names_the_delete_flag_the_query_ignores():
+    kpi = contract()
+    only_fivetran = expected_buckets(kpi, FLAGGED, "UTC", "UTC", UNDECLARED)  # the board filters _fivetran_deleted only
+    assert likely_cause(kpi, only_fivetran, FLAGGED, "UTC", "UTC", DECLARED) == "counts soft-deleted rows (is_deleted = true)"
+    neither = expected_buckets(contract(exclude_deleted=False), FLAGGED, "UTC", "UTC")
+    assert likely_cause(kpi, neither, FLAGGED, "UTC", "UTC", DECLARED) == "counts soft-deleted rows (_fivetran_deleted or is_deleted = true)"
+    assert likely_cause(kpi, neither, FLAGGED, "UTC", "UTC", UNDECLARED) == "counts soft-deleted rows (_fivetran_deleted = true)"
+
+
+def test_filter_hints_name_the_role_columns():
+    assert deleted_filter_hint(DECLARED) == "NOT COALESCE(_fivetran_deleted, FALSE) AND NOT COALESCE(is_deleted, FALSE)"
+    assert deleted_filter_hint(UNDECLARED) == deleted_filter_hint(None) == "NOT COALESCE(_fivetran_deleted, FALSE)"
+    assert history_filter_hint(None) == "COALESCE(_fivetran_active, TRUE)"
+    assert history_filter_hint(source(ColumnSpec("Is Current", "boolean", role="active"))) == 'COALESCE("Is Current", TRUE)'
+    assert "role: active" in history_filter_hint(UNDECLARED)
+
+
+def test_source_table_by_key_then_by_unique_name():
+    history = TableSpec("salesforce_history.opportunity", "salesforce_history", "opportunity", ())
+    live = TableSpec("opportunity", "salesforce", "opportunity", ())
+    version = ConnectorVersion("salesforce", "1", {"salesforce.opportunity": live, "salesforce_history.opportunity": history}, (), SourceSpan(__file__))
+    assert source_table(version, contract(table="opportunity")) is live
+    assert source_table(version, contract(table="salesforce_history.opportunity")) is history
+    assert source_table(version, contract(table="account")) is None

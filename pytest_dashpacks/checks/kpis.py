@@ -60,14 +60,15 @@ def check_kpi(ctx: CheckContext) -> None:
     _missing_columns(kpi, result.columns)
     source = session.source_rows(pack, version, kpi, rows)
     stored = session.stored_zone(pack, version, kpi)
+    table = oracle.source_table(version, kpi)
     actual = oracle.query_buckets(kpi, result.records())
-    expected = oracle.expected_buckets(kpi, source, stored, pack.timezone)
+    expected = oracle.expected_buckets(kpi, source, stored, pack.timezone, table)
     mismatches = oracle.compare(actual, expected)
     if not mismatches:
         return
     first = mismatches[0]
-    cause = oracle.likely_cause(kpi, actual, source, stored, pack.timezone)
-    moved = oracle.moved_rows(kpi, source, first.bucket, stored, pack.timezone)
+    cause = oracle.likely_cause(kpi, actual, source, stored, pack.timezone, table)
+    moved = oracle.moved_rows(kpi, source, first.bucket, stored, pack.timezone, table)
     details = [f"likely cause: {cause}"]
     details += [f"bucket {m.bucket}: query {_value(m.actual)}, expected {_value(m.expected)}" for m in mismatches[1:6]]
     if len(mismatches) > 6:
@@ -110,6 +111,7 @@ def check_property(ctx: CheckContext) -> None:
     version = session.versions(pack)[-1]
     db = session.fixture_db(pack, version)
     stored = session.stored_zone(pack, version, kpi)
+    table = oracle.source_table(version, kpi)
     tables = session.tables_read(pack, version, sql, kpi)
     failing: dict[str, Any] = {}
     sandbox = db.open({})
@@ -128,7 +130,7 @@ def check_property(ctx: CheckContext) -> None:
         result = _run(sandbox, sql, kpi)
         actual = oracle.query_buckets(kpi, result.records())
         source = session.source_rows(pack, version, kpi, rows)
-        expected = oracle.expected_buckets(kpi, source, stored, pack.timezone)
+        expected = oracle.expected_buckets(kpi, source, stored, pack.timezone, table)
         mismatches = oracle.compare(actual, expected)
         if mismatches:
             failing.update(rows=rows, actual=actual, expected=expected, mismatches=mismatches)

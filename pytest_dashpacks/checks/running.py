@@ -235,6 +235,7 @@ def check_volume(ctx: CheckContext) -> None:
         rows = ctx.session.dataset(ctx.pack, version, case)
         source = ctx.session.source_rows(ctx.pack, version, kpi, rows)
         stored = ctx.session.stored_zone(ctx.pack, version, kpi)
+        table = oracle.source_table(version, kpi)
         if (case == "soft_deleted" and kpi.source.exclude_deleted) or (case == "history" and kpi.source.exclude_history):
             seed = run(ctx, ctx.session.sandbox(ctx.pack, version, "seed"), sql)
             before = oracle.query_buckets(kpi, seed.records())
@@ -246,13 +247,13 @@ def check_volume(ctx: CheckContext) -> None:
                     f"kpi {kpi.name}: adding {what} rows changed bucket {first.bucket}: {first.expected} -> {first.actual}, "
                     f"but the contract excludes them",
                     ctx.query.span, sql=SqlExcerpt(sql),
-                    details=(f"filter them out: {'NOT COALESCE(_fivetran_deleted, FALSE)' if case == 'soft_deleted' else 'COALESCE(_fivetran_active, TRUE)'}",),
+                    details=(f"filter them out: {oracle.deleted_filter_hint(table) if case == 'soft_deleted' else oracle.history_filter_hint(table)}",),
                     defect_class="volume",
                 )
-        expected = oracle.expected_buckets(kpi, source, stored, ctx.pack.timezone)
+        expected = oracle.expected_buckets(kpi, source, stored, ctx.pack.timezone, table)
         total, bound = sum(actual.values()), sum(v for b, v in expected.items() if not actual or min(actual) <= b <= max(actual))
         if total > bound + 1e-6 * max(1.0, abs(bound)) and bound >= 0:
-            cause = oracle.likely_cause(kpi, actual, source, stored, ctx.pack.timezone)
+            cause = oracle.likely_cause(kpi, actual, source, stored, ctx.pack.timezone, table)
             if cause.startswith("unknown"):
                 cause = "a join fans out (several result rows per source row)"
             raise CheckFailure(

@@ -19,6 +19,7 @@ from .errors import CheckSkipped, ConfigError, DashpacksError, SourceSpan, excer
 from .model import Board, CheckRule, Pack, Query, ValuesQuery
 from .execution import CLOCK_INSTANTS, NARRATIVE_CASES, VOLUME_CASES, reads_clock
 from .session import DashpacksSession
+from .zonebuckets import zone_item_applies
 
 SESSION_KEY = pytest.StashKey[DashpacksSession]()
 
@@ -97,7 +98,8 @@ class DashpackItem(pytest.Item):
         try:
             check_kind(self.check).run(ctx)
         except CheckSkipped as exc:
-            pytest.skip(exc.reason)
+            # Reported at the item's YAML line, not at this call.
+            raise pytest.skip.Exception(exc.reason, _use_item_location=True) from None
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         line = self.span.line - 1 if self.span and self.span.line else None
@@ -146,7 +148,7 @@ def format_failure(error: DashpacksError, rootdir: Path, check: str) -> str:
     return "\n".join(lines).replace(f"{rootdir}/", "")
 
 
-def _rule_matches(rule: CheckRule, item_name: str, board: str | None, query: str | None) -> bool:
+def rule_matches(rule: CheckRule, item_name: str, board: str | None, query: str | None) -> bool:
     def glob(pattern: str, text: str) -> bool:
         return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), text) is not None
 
@@ -162,10 +164,10 @@ def apply_rules(item: DashpackItem) -> DashpackItem:
     board = item.board.stem if item.board else None
     query = item.query.name if item.query else None
     for rule in pack.skips:
-        if _rule_matches(rule, item.name, board, query):
+        if rule_matches(rule, item.name, board, query):
             item.add_marker(pytest.mark.skip(reason=f"pack.yml checks.skip: {rule.reason}"))
     for rule in pack.xfails:
-        if _rule_matches(rule, item.name, board, query):
+        if rule_matches(rule, item.name, board, query):
             defect = f" ({rule.defect})" if rule.defect else ""
             item.add_marker(pytest.mark.xfail(reason=f"pack.yml checks.xfail: {rule.reason}{defect}"))
     return item
@@ -264,6 +266,8 @@ class QueryNode(pytest.Collector):
             yield item("bindings", "bindings")
         for target in self.pack.targets:
             yield item(f"transpile[{target}]", "transpile", target)
+        if zone_item_applies(self.pack, dashpacks_session(self.config).versions(self.pack)):
+            yield item("zone", "zone")
         for version in self.versions:
             yield item(f"execute[{self.pack.connector}@{version}]", "execute", version)
         settings = dashpacks_session(self.config).settings

@@ -10,7 +10,7 @@ import pytest
 from . import collect, settings, stability
 
 CHECK_MARKERS = (
-    "load", "syntax", "schema", "bindings", "transpile", "execute", "timezone", "clock", "volume",
+    "load", "syntax", "schema", "bindings", "transpile", "zone", "execute", "timezone", "clock", "volume",
     "kpi", "property", "narrative", "regression", "ledger",
 )
 

@@ -64,6 +64,10 @@ class DashpacksSession:
 
         return self._memo(("regression", path), lambda: load_regression(path))
 
+    def cached(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
+        """``build()`` once per process for ``key`` (its error too): for checks that share work."""
+        return self._memo(key, build)
+
     def _memo(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
         """Cache results and errors alike, so a broken file is read once and fails every item the same way."""
         if key not in self._cache:
@@ -216,6 +220,56 @@ class DashpacksSession:
             ("typed", board.path, query.name, version.name),
             lambda: annotated(tree, self.sqlglot_schema(pack, version), pack.dialect),
         )
+
+    def schema_problems(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> list[Any]:
+        """What the ``schema[<connector>@<version>]`` item finds (RenderError when the query does not parse)."""
+        from .sqlanalysis import compares_expressions, schema_problems, type_and_value_problems
+
+        def build() -> list[Any]:
+            parsed = self.parsed(pack, board, query)
+            catalog = self.catalog(pack, version)
+            connector = self.connector(pack)
+            problems = schema_problems(parsed.ast, parsed.sql, version, catalog.models, connector.schema)
+            if not problems:
+                tree = self.qualified(pack, board, query, version)
+                if compares_expressions(tree):  # column-to-column comparisons need types; literals do not
+                    tree = self.typed(pack, board, query, version)
+                problems = type_and_value_problems(tree, parsed.sql, version, connector.schema, catalog.models)
+            return problems
+
+        return self._memo(("schema-problems", board.path, query.name, version.name), build)
+
+    def seed_failure(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> DashpacksError | None:
+        """Why the query does not run on ``version``'s seed in DuckDB (what ``execute`` reports), or None."""
+        key = ("seed-failure", board.path, query.name, version.name)
+        if key not in self._cache:
+            try:
+                self.sandbox(pack, version, "seed").run(self.runnable(pack, board, query))
+                self._cache[key] = None
+            except DashpacksError as exc:
+                self._cache[key] = exc
+        return self._cache[key]
+
+    def query_nodeid(self, query: Query) -> str:
+        """``<board file>::<query>`` as pytest names the query's node (relative to the rootdir)."""
+        try:
+            path = query.span.path.resolve().relative_to(self.settings.rootdir.resolve()).as_posix()
+        except ValueError:
+            path = query.span.path.as_posix()
+        return f"{path}::{query.name}"
+
+    def yaml_span(self, pack: Pack, board: Board, query: Query, sql_line: int, sql_column: int = 0) -> SourceSpan:
+        """The board-file position of a line of the rendered SQL; the query's own line when the
+        rendering moved lines (a pasted ``{{ queries.x }}``, a multi-line variable)."""
+        try:
+            rendered = self.rendered(pack, board, query)
+        except DashpacksError:
+            return query.span
+        if sql_line < 1 or rendered.rstrip("\n").count("\n") != query.sql.rstrip("\n").count("\n"):
+            return query.span
+        line = query.sql_first_line + sql_line - 1
+        column = query.sql_indent + sql_column if sql_column else 0
+        return SourceSpan(query.span.path, line, column)
 
     def fresh_ast(self, pack: Pack, board: Board, query: Query) -> Any:
         """A new parse of the rendered query, free to mutate (cheaper than sqlglot's deep copy)."""

@@ -77,7 +77,7 @@ def test_bad_input_fails_its_own_item(packs, pytester, case, broken, failing, me
     assert outcomes[f"packs/bad/{failing}"] == "FAILED"
     # Nothing of the good pack is lost or failing.
     good = {node: outcome for node, outcome in outcomes.items() if node.startswith("packs/good/")}
-    assert len(good) == 10 and set(good.values()) == {"PASSED"}, good
+    assert len(good) == 12 and set(good.values()) == {"PASSED"}, good
 
 
 @pytest.mark.parametrize("case, sql, kind", STATEMENTS, ids=[s[0] for s in STATEMENTS])
@@ -86,7 +86,7 @@ def test_only_select_is_a_board_query(packs, pytester, case, sql, kind):
     packs(files)
     result = pytester.runpytest("--dashpacks", "packs", *STATIC, "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines([f"*boards/support.yml:12: syntax: only a SELECT/WITH statement is a valid board query; found {kind}"])
-    result.assert_outcomes(passed=10, failed=1, skipped=2)
+    result.assert_outcomes(passed=12, failed=1, skipped=3)
 
 
 def test_connector_extends_cycle_and_missing_names(packs, pytester):
@@ -118,4 +118,4 @@ versions:
         "*fx2/acme/connector.yml:9: load: rename_column names column orders.amount, which does not exist here (columns: id, total)",
     ])
     # pack load and board load of each broken pack fail; the good pack passes whole.
-    result.assert_outcomes(passed=10, failed=4)
+    result.assert_outcomes(passed=12, failed=4)

@@ -13,7 +13,7 @@ GALLERY = {
     "renamed_column": (
         "boards/pipeline.yml::open_deals::schema[hubspot@2025-07]",
         [
-            "*boards/pipeline.yml:3: schema?hubspot@2025-07?: column hubspot.deal_pipeline_stage.closed_won does not exist in hubspot@2025-07",
+            "*boards/pipeline.yml:7: schema?hubspot@2025-07?: column hubspot.deal_pipeline_stage.closed_won does not exist in hubspot@2025-07",
             "  hint: renamed to is_closed: use is_closed",
             "  caused by: column deal_pipeline_stage.closed_won renamed to is_closed in version 2025-07 (dbt_hubspot_source v0.21.0*connector.yml:180",
             "    > 4 | WHERE NOT s.closed_won",
@@ -23,7 +23,7 @@ GALLERY = {
     "moved_column": (
         "boards/subscriptions.yml::renewals::schema[stripe@2025-07]",
         [
-            "*boards/subscriptions.yml:3: schema?stripe@2025-07?: column stripe.subscription_history.current_period_end does not exist in stripe@2025-07",
+            "*boards/subscriptions.yml:4: schema?stripe@2025-07?: column stripe.subscription_history.current_period_end does not exist in stripe@2025-07",
             "  hint: moved to subscription_item.current_period_end: join subscription_item to read it",
             "  caused by: column subscription_history.current_period_end dropped in version 2025-07 (dbt_stripe v1.1.0*",
         ],
@@ -31,7 +31,7 @@ GALLERY = {
     "renamed_table": (
         "boards/subscriptions.yml::by_status::schema[stripe@2023-10]",
         [
-            "*boards/subscriptions.yml:3: schema?stripe@2023-10?: table stripe.subscription does not exist in stripe@2023-10",
+            "*boards/subscriptions.yml:5: schema?stripe@2023-10?: table stripe.subscription does not exist in stripe@2023-10",
             "  hint: use subscription_history",
             "  caused by: table subscription renamed to subscription_history in version 2023-10 (dbt_stripe_source v0.6.0*",
         ],
@@ -39,7 +39,7 @@ GALLERY = {
     "accepted_values": (
         "boards/sales.yml::paid_orders::schema[shopify@2025-08]",
         [
-            "*boards/sales.yml:3: schema?shopify@2025-08?: shopify.order.display_financial_status is compared with 'paid', which shopify@2025-08 never emits (accepted values: AUTHORIZED, EXPIRED, PAID, *)",
+            "*boards/sales.yml:6: schema?shopify@2025-08?: shopify.order.display_financial_status is compared with 'paid', which shopify@2025-08 never emits (accepted values: AUTHORIZED, EXPIRED, PAID, *)",
             "  hint: values are case-sensitive: use 'PAID'",
             "  caused by: accepted values of order.display_financial_status changed to * in version 2025-08 (dbt_shopify v0.20.0*",
         ],
@@ -47,14 +47,14 @@ GALLERY = {
     "type_mismatch": (
         "boards/tickets.yml::by_stage::schema[hubspot@2025-07]",
         [
-            "*boards/tickets.yml:3: schema?hubspot@2025-07?: joins labels.stage_id (INT) with t.property_hs_pipeline_stage (TEXT) in hubspot@2025-07: Redshift and Postgres refuse to compare number with text",
+            "*boards/tickets.yml:7: schema?hubspot@2025-07?: joins labels.stage_id (INT) with t.property_hs_pipeline_stage (TEXT) in hubspot@2025-07: Redshift and Postgres refuse to compare number with text",
             "  caused by: column ticket.property_hs_pipeline_stage retyped to varchar in version 2025-07*",
         ],
     ),
     "model_drift": (
         "boards/deals.yml::deals_by_owner::schema[hubspot@2025-07]",
         [
-            "*boards/deals.yml:3: schema?hubspot@2025-07?: model hubspot__deals does not build on hubspot@2025-07: column hubspot.deal_pipeline_stage.closed_won does not exist in hubspot@2025-07",
+            "*boards/deals.yml:5: schema?hubspot@2025-07?: model hubspot__deals does not build on hubspot@2025-07: column hubspot.deal_pipeline_stage.closed_won does not exist in hubspot@2025-07",
             "  hint: renamed to is_closed: use is_closed",
         ],
     ),

@@ -13,14 +13,23 @@ FAST = ("--dashpacks-large-rows", "500", "-p", "no:cacheprovider", "-rA")
 
 # slug -> (-k selection, failing node ids below the pack, lines the failures print)
 DYNAMIC = {
-    "wrong_zone_bucketing": ("not property", ["pack.yml::kpi[daily_net_revenue]"], [
-        "*pack.yml:7: kpi?daily_net_revenue?: kpi daily_net_revenue: bucket 2024-* (day, America/New_York) is * in the query, expected *",
-        "  likely cause: bucketed by the UTC day, not America/New_York",
-        "  rows that move between buckets with the zone:",
+    # Zone-naive buckets are caught statically, once; their data checks are blocked by the zone item
+    # (test_data_checks_catch_zone_defects_the_zone_item_is_told_to_skip runs them).
+    "wrong_zone_bucketing": ("not property", ["boards/revenue.yml::daily::zone"], [
+        "*boards/revenue.yml:4: zone: CAST(created AS DATE) buckets stripe.balance_transaction.created in its stored zone UTC, "
+        "not in the reporting zone America/New_York",
+        "  fix: CAST((created AT TIME ZONE 'UTC') AT TIME ZONE 'America/New_York' AS DATE)",
+        "*blocked by wrong_zone_bucketing/boards/revenue.yml::daily::zone: CAST(created AS DATE) buckets*",
     ]),
-    "session_zone": ("not property", [f"boards/support.yml::daily::timezone[{z}]" for z in
-                                      ("America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe", "America/New_York")], [
-        "*boards/support.yml:3: timezone?Asia/Kolkata?: the result depends on the session time zone*",
+    "session_zone": ("not property", ["boards/support.yml::daily::zone"], [
+        "*boards/support.yml:4: zone: CAST(created_at AT TIME ZONE 'UTC' AS DATE) buckets zendesk.ticket.created_at (stored naive in UTC) "
+        "in the session time zone, not in the reporting zone America/New_York*",
+    ]),
+    "zone_naive_bucket": ("not property", ["boards/charges.yml::daily::zone"], [
+        "*boards/charges.yml:5: zone: CAST(created AS DATE) buckets stripe.charge.created in its stored zone UTC, "
+        "not in the reporting zone America/Chicago",
+        "  fix: CAST((created AT TIME ZONE 'UTC') AT TIME ZONE 'America/Chicago' AS DATE)",
+        "    > 2 |   CAST(created AS DATE) AS day,",
     ]),
     "current_date": ("not property", [f"boards/support.yml::today::clock[{i}]" for i in ("utc_midnight", "month_end", "year_end")], [
         "*clock?utc_midnight?: at utc_midnight (2024-06-15 00:00:30 UTC = 2024-06-14 20:00:30 America/New_York) the answer depends on the session zone*",
@@ -74,6 +83,32 @@ def test_dynamic_defect_is_caught_and_its_twin_passes(pytester, slug):
     assert any(n.startswith(f"{slug}__fixed/") for n in outcomes)
     result.stdout.fnmatch_lines(lines)
     assert "Traceback" not in result.stdout.str()
+
+
+ZONE_OPTED_OUT = {
+    "wrong_zone_bucketing": ("not property", ["pack.yml::kpi[daily_net_revenue]"], [
+        "*pack.yml:7: kpi?daily_net_revenue?: kpi daily_net_revenue: bucket 2024-* (day, America/New_York) is * in the query, expected *",
+        "  likely cause: bucketed by the UTC day, not America/New_York",
+        "  rows that move between buckets with the zone:",
+    ]),
+    "session_zone": ("not property", [f"boards/support.yml::daily::timezone[{z}]" for z in
+                                      ("America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe", "America/New_York")], [
+        "*boards/support.yml:3: timezone?Asia/Kolkata?: the result depends on the session time zone*",
+    ]),
+}
+
+
+@pytest.mark.parametrize("slug", sorted(ZONE_OPTED_OUT))
+def test_data_checks_catch_zone_defects_the_zone_item_is_told_to_skip(pytester, slug):
+    """The dynamic checks stay a second line of defence for buckets the static item cannot see."""
+    selection, failing, lines = ZONE_OPTED_OUT[slug]
+    shutil.copytree(EXAMPLES / "defects" / slug, pytester.path / slug)
+    manifest = pytester.path / slug / "pack.yml"
+    manifest.write_text(manifest.read_text() + 'checks:\n  skip: [{check: zone, query: "*", reason: "test the data checks"}]\n')
+    result = pytester.runpytest("--dashpacks", slug, "-k", selection, *FAST)
+    outcomes = outcomes_by_node(result)
+    assert sorted(n for n, o in outcomes.items() if o == "FAILED") == sorted(f"{slug}/{f}" for f in failing)
+    result.stdout.fnmatch_lines(lines)
 
 
 def test_property_failure_prints_a_regression_case_that_loads(pytester):

@@ -28,7 +28,7 @@ def test_examples_are_green_and_cover_every_connector(example_packs):
     checks = {node.rpartition("::")[2].partition("[")[0] for node in outcomes}
     pins = {name for name in checks if name.startswith("DEF-")}
     assert pins, "the example packs pin their fixed defects"
-    assert checks - pins == {"load", "syntax", "schema", "bindings", "transpile", "execute", "timezone", "clock", "volume",
+    assert checks - pins == {"load", "syntax", "schema", "bindings", "transpile", "zone", "execute", "timezone", "clock", "volume",
                              "kpi", "property", "narrative"}
     result.stdout.fnmatch_lines(["*= dashpacks stability =*"])
 

@@ -12,7 +12,7 @@ BOARD = """\
 title: Targets
 queries:
   daily: |
-    SELECT CAST(created_at AS DATE) AS day, COUNT(*) AS tickets
+    SELECT CAST((created_at AT TIME ZONE 'UTC') AT TIME ZONE 'America/New_York' AS DATE) AS day, COUNT(*) AS tickets
     FROM zendesk.ticket
     GROUP BY 1
   targets:
@@ -61,6 +61,7 @@ SQL_ITEMS = [
     "packs/demo/boards/targets.yml::daily::syntax",
     "packs/demo/boards/targets.yml::daily::schema[zendesk@2025-03]",
     "packs/demo/boards/targets.yml::daily::bindings",
+    "packs/demo/boards/targets.yml::daily::zone",
 ]
 VALUES_ITEMS = [
     "packs/demo/boards/targets.yml::targets::bindings",

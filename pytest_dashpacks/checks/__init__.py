@@ -46,5 +46,5 @@ def register(name: str, defect_class: str) -> Callable[[Callable[[CheckContext],
 
 def check_kind(name: str) -> CheckKind:
     if not CHECKS:
-        from . import bindings, kpis, load, pinned, running, schema, syntax, transpile  # noqa: F401  (they register themselves)
+        from . import bindings, kpis, load, pinned, running, schema, syntax, transpile, zone  # noqa: F401  (they register themselves)
     return CHECKS[name]

@@ -12,6 +12,7 @@ from ..model import Binding, Board, ValuesQuery
 from ..sqlanalysis import output_columns
 from ..packs import did_you_mean
 from . import CheckContext, register
+from .prerequisites import require_resolved
 
 
 @register("bindings", "rendering")
@@ -21,11 +22,10 @@ def check_bindings(ctx: CheckContext) -> None:
         check_values_bindings(ctx.board, ctx.query)
         return
     session, pack = ctx.session, ctx.pack
-    try:
-        parsed = session.parsed(pack, ctx.board, ctx.query)
-    except Exception:
-        raise CheckSkipped("the query does not render or parse; see its syntax item") from None
     newest = session.versions(pack)[-1]
+    # Output columns of a query that does not resolve cannot be trusted (a typo would echo here).
+    require_resolved(session, pack, ctx.board, ctx.query, newest)
+    parsed = session.parsed(pack, ctx.board, ctx.query)
     numeric = any(b.numeric and b.query == ctx.query.name for b in ctx.board.bindings)
     try:
         tree = (session.typed if numeric else session.qualified)(pack, ctx.board, ctx.query, newest)

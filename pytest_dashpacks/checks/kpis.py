@@ -11,6 +11,7 @@ import yaml
 from ..errors import CheckFailure, CheckSkipped, DashpacksError, SqlExcerpt
 from ..model import KpiContract
 from . import CheckContext, register
+from .prerequisites import require_runs, require_zone_clean
 from .running import run_located
 
 
@@ -19,8 +20,8 @@ def _kpi(ctx: CheckContext) -> KpiContract:
     return next(k for k in ctx.pack.kpis if k.name == name)
 
 
-def _query(ctx: CheckContext, kpi: KpiContract) -> tuple[Any, Any, str]:
-    """The KPI's board, query and DuckDB SQL."""
+def _query(ctx: CheckContext, kpi: KpiContract, *, zone_sensitive: bool = True) -> tuple[Any, Any, str]:
+    """The KPI's board, query and DuckDB SQL, once the query's own items would not report first."""
     from ..packs import board_files
 
     session, pack = ctx.session, ctx.pack
@@ -29,12 +30,14 @@ def _query(ctx: CheckContext, kpi: KpiContract) -> tuple[Any, Any, str]:
         raise CheckSkipped(f"board {kpi.board} does not exist; see pack.yml::load")
     try:
         board = session.board(path, pack.directory)
-        query = board.query(kpi.query)
-        if query is None:
-            raise CheckSkipped(f"board {kpi.board} has no query {kpi.query}; see pack.yml::load")
-        session.parsed(pack, board, query)
     except DashpacksError:
-        raise CheckSkipped(f"{kpi.board}.{kpi.query} does not load or parse; see its own items") from None
+        raise CheckSkipped(f"board {kpi.board} does not load; see its load item") from None
+    query = board.query(kpi.query)
+    if query is None:
+        raise CheckSkipped(f"board {kpi.board} has no query {kpi.query}; see pack.yml::load")
+    require_runs(session, pack, board, query, session.versions(pack)[-1])
+    if zone_sensitive:
+        require_zone_clean(session, pack, board, query)
     return board, query, session.runnable(pack, board, query)
 
 
@@ -173,7 +176,7 @@ def check_narrative(ctx: CheckContext) -> None:
     kpi = _kpi(ctx)
     case = (ctx.param or "").split("@")[1]
     assert kpi.narrative is not None
-    _, _, sql = _query(ctx, kpi)
+    _, _, sql = _query(ctx, kpi, zone_sensitive=False)  # a sentence renders whatever day it names
     session, pack = ctx.session, ctx.pack
     version = session.versions(pack)[-1]
     result = _run(session.sandbox(pack, version, case), sql, kpi)

@@ -13,15 +13,17 @@ from ..errors import CheckFailure, CheckSkipped, DashpacksError, SqlExcerpt
 from ..fixturedb import QueryResult, Sandbox, bad_numbers, row_multiset
 from ..model import KpiContract
 from . import CheckContext, register
+from .prerequisites import require_resolved, require_runs, require_zone_clean
 
 
-def runnable(ctx: CheckContext) -> str:
-    """The query as DuckDB SQL; a query that does not parse is its syntax item's failure."""
+def runnable(ctx: CheckContext, version: Any, *, runs: bool = True) -> str:
+    """The query as DuckDB SQL, once its prerequisites on ``version`` hold: it parses (``syntax``),
+    resolves (``schema``) and, with ``runs``, runs on the seed (``execute``); else the item is blocked."""
     assert ctx.board is not None and ctx.query is not None
-    try:
-        ctx.session.parsed(ctx.pack, ctx.board, ctx.query)
-    except DashpacksError:
-        raise CheckSkipped("the query does not render or parse; see its syntax item") from None
+    if runs:
+        require_runs(ctx.session, ctx.pack, ctx.board, ctx.query, version)
+    else:
+        require_resolved(ctx.session, ctx.pack, ctx.board, ctx.query, version)
     return ctx.session.runnable(ctx.pack, ctx.board, ctx.query)
 
 
@@ -73,8 +75,8 @@ def show_rows(result: QueryResult, rows: list[tuple[Any, ...]], limit: int = 8) 
 def check_execute(ctx: CheckContext) -> None:
     """Runs on the version's seed; every column a chart binds is in the result."""
     assert ctx.board is not None and ctx.query is not None and ctx.param is not None
-    sql = runnable(ctx)
     version = next(v for v in ctx.session.versions(ctx.pack) if v.name == ctx.param)
+    sql = runnable(ctx, version, runs=False)
     remember(ctx, version, "seed", "UTC", "schema_drift")
     result = run(ctx, ctx.session.sandbox(ctx.pack, version, "seed"), sql, f"fails on {version.label}")
     ctx.record["result"] = result
@@ -98,8 +100,9 @@ def check_timezone(ctx: CheckContext) -> None:
     nondeterminism, class ``rendering``: the first zone's item reports it, the others skip.
     """
     assert ctx.query is not None and ctx.param is not None
-    sql = runnable(ctx)
     version = newest(ctx)
+    sql = runnable(ctx, version)
+    require_zone_clean(ctx.session, ctx.pack, ctx.board, ctx.query)
     sandbox = ctx.session.sandbox(ctx.pack, version, "boundary")
     remember(ctx, version, "boundary", ctx.param, "timezone")
     # Ties are a matter of data: look for them in the seed and in the boundary rows.
@@ -176,10 +179,11 @@ def check_clock(ctx: CheckContext) -> None:
     from ..execution import frozen_sql
 
     assert ctx.query is not None and ctx.param is not None
-    sql = runnable(ctx)
+    version = newest(ctx)
+    sql = runnable(ctx, version)
+    require_zone_clean(ctx.session, ctx.pack, ctx.board, ctx.query)
     zone = ctx.pack.timezone
     instant = clock_instant(ctx.param, zone)
-    version = newest(ctx)
     rows = ctx.session.clock_dataset(ctx.pack, version, instant)
     db = ctx.session.fixture_db(ctx.pack, version)
     remember(ctx, version, rows, zone, "timezone", now=instant.isoformat())
@@ -213,8 +217,8 @@ def check_volume(ctx: CheckContext) -> None:
     from .. import oracle
 
     assert ctx.query is not None and ctx.param is not None
-    sql = runnable(ctx)
     case, version = ctx.param, newest(ctx)
+    sql = runnable(ctx, version)
     if case != "large":  # 200,000 rows per table are no regression file
         remember(ctx, version, case, ctx.pack.timezone, "volume")
     result = run(ctx, ctx.session.sandbox(ctx.pack, version, case), sql, f"under volume[{case}]")

@@ -7,30 +7,29 @@ compared or joined columns must have types every warehouse can compare.
 
 from __future__ import annotations
 
-from ..errors import CheckFailure, CheckSkipped, SourceSpan
-from ..sqlanalysis import Problem, compares_expressions, schema_problems, type_and_value_problems
+from ..errors import CheckFailure, SourceSpan
+from ..sqlanalysis import Problem
 from . import CheckContext, register
+from .prerequisites import first_version_with, require_parsed, schema_blocker
 
 
 @register("schema", "schema_drift")
 def check_schema(ctx: CheckContext) -> None:
+    """Reports the problems this version brings; those an older checked version has too are that
+    version's item's (one cause, one failure)."""
     assert ctx.board is not None and ctx.query is not None and ctx.param is not None
-    session, pack = ctx.session, ctx.pack
+    session, pack, board, query = ctx.session, ctx.pack, ctx.board, ctx.query
     version = next(v for v in session.versions(pack) if v.name == ctx.param)
-    try:
-        parsed = session.parsed(pack, ctx.board, ctx.query)
-    except Exception:
-        raise CheckSkipped("the query does not render or parse; see its syntax item") from None
-    catalog = session.catalog(pack, version)
-    connector = session.connector(pack)
-    problems = schema_problems(parsed.ast, parsed.sql, version, catalog.models, connector.schema)
+    require_parsed(session, pack, board, query)
+    problems = session.schema_problems(pack, board, query, version)
     if not problems:
-        tree = session.qualified(pack, ctx.board, ctx.query, version)
-        if compares_expressions(tree):  # column-to-column comparisons need types; literals do not
-            tree = session.typed(pack, ctx.board, ctx.query, version)
-        problems = type_and_value_problems(tree, parsed.sql, version, connector.schema, catalog.models)
-    if problems:
-        raise problem_failure(problems, ctx.query.span, "schema_drift")
+        return
+    new = [p for p in problems if first_version_with(session, pack, board, query, version, p).name == version.name]
+    if not new:
+        raise schema_blocker(session, pack, board, query, version, problems[0])
+    first = new[0].sql
+    span = session.yaml_span(pack, board, query, first.line, first.column) if first is not None else query.span
+    raise problem_failure(new, span, "schema_drift")
 
 
 def problem_failure(problems: list[Problem], span: SourceSpan, defect_class: str) -> CheckFailure:

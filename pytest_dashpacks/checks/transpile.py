@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..errors import CheckFailure, CheckSkipped, SqlExcerpt
 from . import CheckContext, register
+from .prerequisites import require_parsed
 
 
 @register("transpile", "rendering")
@@ -19,11 +20,9 @@ def check_transpile(ctx: CheckContext) -> None:
 
     assert ctx.board is not None and ctx.query is not None and ctx.param is not None
     target = ctx.param
-    try:
-        parsed = ctx.session.parsed(ctx.pack, ctx.board, ctx.query)
-        fresh = ctx.session.fresh_ast(ctx.pack, ctx.board, ctx.query)
-    except Exception:
-        raise CheckSkipped("the query does not render or parse; see its syntax item") from None
+    require_parsed(ctx.session, ctx.pack, ctx.board, ctx.query)
+    parsed = ctx.session.parsed(ctx.pack, ctx.board, ctx.query)
+    fresh = ctx.session.fresh_ast(ctx.pack, ctx.board, ctx.query)
     span = ctx.query.span
     try:
         out = transpile(fresh, target, copy=False)

@@ -1,11 +1,39 @@
-"""``syntax`` items: the query renders and parses as one SELECT in the pack dialect."""
+"""``syntax`` items: the query renders and parses as one SELECT in the pack dialect, and uses
+nothing that dialect's warehouse rejects although sqlglot reads it (``dialect_rules``)."""
 
 from __future__ import annotations
 
+import re
+
+from ..errors import CheckFailure, SourceSpan
 from . import CheckContext, register
+
+_PASTED_QUERY = re.compile(r"\{\{-?\s*queries\.")
 
 
 @register("syntax", "rendering")
 def check_syntax(ctx: CheckContext) -> None:
+    from ..dialect_rules import dialect_violations
+
     assert ctx.board is not None and ctx.query is not None
-    ctx.session.parsed(ctx.pack, ctx.board, ctx.query)
+    session, pack, board, query = ctx.session, ctx.pack, ctx.board, ctx.query
+    parsed = session.parsed(pack, board, query)
+    try:
+        problems = dialect_violations(parsed.sql, pack.dialect)
+    except Exception as exc:  # a rule that crashes is one located error, never a silent pass or a traceback
+        raise CheckFailure(f"the {pack.dialect} dialect rules crashed on this query: {exc!r}", query.span,
+                           defect_class="rendering") from None
+    if not problems:
+        return
+    first = problems[0]
+    span: SourceSpan = query.span
+    if first.sql is not None and not _PASTED_QUERY.search(query.sql):  # a pasted query moves the lines
+        span = session.yaml_span(pack, board, query, first.sql.line, first.sql.column)
+    details: list[str] = []
+    if first.hint and "{{" in query.sql:  # the hints say where a Jinja variable goes
+        details.append(f"hint: {first.hint}")
+    details.extend(
+        f"also: SQL line {other.sql.line}: {other.message}" if other.sql else f"also: {other.message}"
+        for other in problems[1:]
+    )
+    raise CheckFailure(first.message, span, sql=first.sql, details=tuple(details), defect_class="rendering")

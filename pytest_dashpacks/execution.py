@@ -33,7 +33,7 @@ def reads_clock(sql: str) -> bool:
     return CLOCK_WORDS.search(sql) is not None
 
 
-def runnable_sql(ast: exp.Query, dialect: str, schema: Any = None, default_schema: str | None = None) -> str:
+def runnable_sql(ast: exp.Query, dialect: str, schema: Any = None, default_schema: str | None = None, source_sql: str = "") -> str:
     """``ast`` (a fresh parse in the pack dialect, mutated here) as DuckDB SQL.
 
     Catalog or project prefixes are dropped (tables resolve by schema.table). With ``schema`` (a
@@ -55,7 +55,7 @@ def runnable_sql(ast: exp.Query, dialect: str, schema: Any = None, default_schem
         ast = struct_unnests_as_columns(ast)
     if schema is not None:
         ast = resolved_in_dialect(ast, dialect, schema, default_schema)
-    sql = _duckdb_fixups(ast, dialect).sql("duckdb")
+    sql = _duckdb_fixups(ast, dialect, source_sql).sql("duckdb")
     known = known_functions("duckdb") or frozenset()
     for name, _, _ in called_functions(sql, "duckdb"):
         if name not in known:
@@ -151,7 +151,7 @@ def tie_probe(sql: str) -> tuple[str, int, tuple[str, ...], str] | None:
 _UNIT_SECONDS = {"MICROSECOND": 1e-6, "MILLISECOND": 1e-3, "SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 
 
-def _duckdb_fixups(ast: exp.Query, dialect: str) -> exp.Query:
+def _duckdb_fixups(ast: exp.Query, dialect: str, source_sql: str = "") -> exp.Query:
     """Rewrites where sqlglot's DuckDB output does not mean what the warehouse SQL meant."""
     import sqlglot
     from sqlglot import exp
@@ -161,6 +161,81 @@ def _duckdb_fixups(ast: exp.Query, dialect: str) -> exp.Query:
             # BigQuery DATE_TRUNC(date, MONTH) is a DATE; DuckDB's date_trunc gives a TIMESTAMP.
             if node.this is not None and node.this.type is not None and node.this.type.is_type("date"):
                 node.replace(exp.cast(node.copy(), "DATE"))
+        for node in list(ast.find_all(exp.AtTimeZone)):
+            # `ts AT TIME ZONE z` (in EXTRACT) reads an instant; a naive fixture column is one, in UTC.
+            if _naive(node.this):
+                node.set("this", _utc_instant(node.this))
+        for node in list(ast.find_all(exp.TimestampTrunc)):
+            # TIMESTAMP_TRUNC(ts, unit, zone) truncates the instant's wall time in zone (sqlglot drops
+            # the zone for units below a day): truncate the local wall time, then read it back as an instant.
+            zone, unit = node.args.get("zone"), node.args.get("unit")
+            if zone is not None and isinstance(unit, (exp.Var, exp.Literal)):
+                instant = _utc_instant(node.this) if _naive(node.this) else node.this.copy()
+                local = exp.Anonymous(this="date_trunc", expressions=[
+                    exp.Literal.string(unit.name.upper()), exp.AtTimeZone(this=instant, zone=zone.copy())
+                ])
+                replacement = exp.AtTimeZone(this=local, zone=zone.copy())
+                replacement.type = exp.DataType.build("timestamptz")  # an instant, whatever it truncated
+                node.replace(replacement)
+        for node in list(ast.find_all(exp.TimeToStr)):
+            # FORMAT_TIMESTAMP(fmt, ts, zone) formats the wall time in zone; sqlglot drops the zone.
+            zone, pattern = node.args.get("zone"), node.args.get("format")
+            if zone is not None and pattern is not None:
+                inner = node.this.this if isinstance(node.this, exp.TsOrDsToTimestamp) else node.this
+                instant = _utc_instant(inner) if _naive(inner) else inner.copy()
+                node.replace(exp.Anonymous(this="strftime", expressions=[exp.AtTimeZone(this=instant, zone=zone.copy()), pattern.copy()]))
+        for node in list(ast.find_all(exp.Extract)):
+            # EXTRACT(DATE FROM ...) has no DuckDB specifier: it is a cast.
+            part = node.this.name.upper() if isinstance(node.this, exp.Var) else ""
+            target = {"DATE": "DATE", "DATETIME": "TIMESTAMP", "TIME": "TIME"}.get(part)
+            if target:
+                node.replace(exp.cast(node.expression.copy(), target))
+        for agg in list(ast.find_all(exp.ArrayAgg)):
+            # ARRAY_AGG(x ORDER BY y LIMIT n): DuckDB has no LIMIT there; aggregate in order, then slice.
+            limit = agg.this if isinstance(agg.this, exp.Limit) else None
+            if limit is not None and limit.expression is not None:
+                agg.set("this", limit.this)
+                agg.replace(exp.Anonymous(this="list_slice", expressions=[agg.copy(), exp.Literal.number(1), limit.expression.copy()]))
+
+    if dialect in ("postgres", "redshift") and source_sql:
+        # to_char: sqlglot maps its pattern to strftime when parsing and misses Month/Mon/Day/Dy and FM,
+        # so the pattern is read again from the SQL as written.
+        calls = list(ast.find_all(exp.TimeToStr, bfs=False))
+        patterns = to_char_patterns(source_sql, dialect)
+        if len(calls) == len(patterns):
+            for node, pattern in zip(calls, patterns):
+                if pattern is None or node.this is None:
+                    continue
+                if node.this.type is not None and node.this.type.is_type(*exp.DataType.NUMERIC_TYPES):
+                    node.replace(_number_text(node.this.copy(), pattern))
+                else:
+                    node.replace(_to_char(node.this.copy(), pattern))
+
+    for node in list(ast.find_all(exp.Trunc)):
+        # Redshift TRUNC(timestamp) is the timestamp's date (DuckDB's trunc is numeric only).
+        if node.args.get("decimals") is None and node.this is not None and _temporal(node.this):
+            node.replace(exp.cast(node.this.copy(), "DATE"))
+    for node in list(ast.find_all(exp.GroupConcat)):
+        # LISTAGG(DISTINCT x, sep): sqlglot reads the separator into the DISTINCT list.
+        distinct = node.this
+        if isinstance(distinct, exp.Distinct) and len(distinct.expressions) == 2 and node.args.get("separator") is None:
+            separator = distinct.expressions[1]
+            distinct.set("expressions", [distinct.expressions[0]])
+            node.set("separator", separator.copy())
+    for node in list(ast.find_all(exp.Anonymous)):
+        name = node.name.upper()
+        window = node.parent if isinstance(node.parent, exp.Window) else None
+        if name == "RATIO_TO_REPORT" and window is not None and len(node.expressions) == 1:
+            # Snowflake/Redshift RATIO_TO_REPORT(x) OVER (w) is x / SUM(x) OVER (w), NULL on a zero sum.
+            total = window.copy()
+            total.set("this", exp.Sum(this=node.expressions[0].copy()))
+            ratio = exp.Div(
+                this=exp.cast(node.expressions[0].copy(), "DOUBLE"),
+                expression=exp.Nullif(this=total, expression=exp.Literal.number(0)),
+            )
+            window.replace(exp.paren(ratio))
+        elif name == "IS_VALID_JSON" and len(node.expressions) == 1:
+            node.replace(exp.Anonymous(this="json_valid", expressions=[node.expressions[0].copy()]))
 
     for node in list(ast.find_all(exp.TimestampDiff)):
         # BigQuery counts elapsed units; DuckDB's DATE_DIFF on TIMESTAMPTZ counts unit boundaries
@@ -190,6 +265,106 @@ def _duckdb_fixups(ast: exp.Query, dialect: str) -> exp.Query:
                     instant = exp.AtTimeZone(this=instant, zone=exp.Literal.string("UTC"))
                 node.replace(exp.cast(exp.AtTimeZone(this=instant, zone=zone.copy()), target))
     return ast
+
+
+# Postgres to_char template patterns -> (strftime code, width when not FM, case): longest first.
+_TO_CHAR = [
+    ("HH24", "%H", 0, ""), ("HH12", "%I", 0, ""), ("IYYY", "%G", 0, ""), ("YYYY", "%Y", 0, ""), ("MONTH", "%B", 9, "upper"),
+    ("Month", "%B", 9, ""), ("month", "%B", 9, "lower"), ("DAY", "%A", 9, "upper"), ("Day", "%A", 9, ""), ("day", "%A", 9, "lower"),
+    ("MON", "%b", 0, "upper"), ("Mon", "%b", 0, ""), ("mon", "%b", 0, "lower"), ("DY", "%a", 0, "upper"), ("Dy", "%a", 0, ""),
+    ("dy", "%a", 0, "lower"), ("DDD", "%j", 0, ""), ("YY", "%y", 0, ""), ("MM", "%m", 0, ""), ("DD", "%d", 0, ""), ("HH", "%I", 0, ""),
+    ("MI", "%M", 0, ""), ("SS", "%S", 0, ""), ("IW", "%V", 0, ""), ("AM", "%p", 0, ""), ("PM", "%p", 0, ""),
+]
+
+
+def to_char_patterns(sql: str, dialect: str) -> list[str | None]:
+    """The pattern of each ``to_char(x, 'pattern')`` call as written, in the order of the text."""
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.tokens import TokenType
+
+    tokens = Dialect.get_or_raise(dialect).tokenize(sql)
+    out: list[str | None] = []
+    for i, token in enumerate(tokens[:-1]):
+        if token.text.upper() != "TO_CHAR" or tokens[i + 1].token_type != TokenType.L_PAREN:
+            continue
+        depth, last = 0, None
+        for inner in tokens[i + 1 :]:
+            depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(inner.token_type, 0)
+            if depth == 1 and inner.token_type == TokenType.STRING:
+                last = inner.text
+            if depth == 0:
+                break
+        out.append(last)
+    return out
+
+
+def _to_char(value: Any, pattern: str) -> Any:
+    """Postgres ``to_char(timestamp, pattern)`` as a DuckDB string expression, padding and case included."""
+    from sqlglot import exp
+
+    parts: list[Any] = []
+    i, fill = 0, False
+    while i < len(pattern):
+        if pattern.startswith("FM", i):
+            fill, i = True, i + 2
+            continue
+        if pattern[i] == '"':  # quoted literal text
+            end = pattern.find('"', i + 1)
+            end = len(pattern) if end < 0 else end
+            parts.append(exp.Literal.string(pattern[i + 1 : end]))
+            i, fill = end + 1, False
+            continue
+        match = next((t for t in _TO_CHAR if pattern.startswith(t[0], i)), None)
+        if match is None:
+            parts.append(exp.Literal.string(pattern[i]))
+            i += 1
+            continue
+        token, code, width, case = match
+        if fill and code in ("%d", "%m", "%H", "%I"):
+            code = code.replace("%", "%-")  # FM drops leading zeros
+        piece: Any = exp.Anonymous(this="strftime", expressions=[value.copy(), exp.Literal.string(code)])
+        if case:
+            piece = exp.Anonymous(this=case, expressions=[piece])
+        if width and not fill:
+            piece = exp.Anonymous(this="rpad", expressions=[piece, exp.Literal.number(width), exp.Literal.string(" ")])
+        parts.append(piece)
+        i, fill = i + len(token), False
+    return exp.Concat(expressions=parts or [exp.Literal.string("")])
+
+
+def _number_text(value: Any, pattern: str) -> Any:
+    """``to_char(number, '999,999.00')`` approximated by DuckDB's ``format``: grouping and decimals kept."""
+    from sqlglot import exp
+
+    decimals = len(pattern.split(".", 1)[1].rstrip("S")) if "." in pattern else 0
+    spec = "{:" + ("," if "," in pattern else "") + f".{decimals}f}}"
+    return exp.Anonymous(this="format", expressions=[exp.Literal.string(spec), exp.cast(value, "DOUBLE")])
+
+
+def _temporal(node: Any) -> bool:
+    """Whether an expression is a date or timestamp: by its type, or by what it is when untyped."""
+    from sqlglot import exp
+
+    if node.type is not None and not node.type.is_type(exp.DType.UNKNOWN, exp.DType.NULL):
+        return node.type.is_type(*exp.DataType.TEMPORAL_TYPES)
+    if isinstance(node, exp.Cast):
+        return node.to.is_type(*exp.DataType.TEMPORAL_TYPES)
+    return isinstance(node, (exp.ConvertTimezone, exp.AtTimeZone, exp.CurrentTimestamp, exp.CurrentDate, exp.TimestampTrunc))
+
+
+def _naive(node: Any) -> bool:
+    """Whether a typed expression is a naive timestamp (a fixture ``timestamp`` column, say)."""
+    from sqlglot import exp
+
+    kind = node.type.this if node is not None and node.type is not None else None
+    return kind in (exp.DType.TIMESTAMP, exp.DType.TIMESTAMPNTZ, exp.DType.DATETIME)
+
+
+def _utc_instant(node: Any) -> Any:
+    """``node AT TIME ZONE 'UTC'``: the naive UTC wall time as an instant."""
+    from sqlglot import exp
+
+    return exp.AtTimeZone(this=node.copy(), zone=exp.Literal.string("UTC"))
 
 
 def frozen_sql(sql: str, instant: dt.datetime, session_zone: str) -> str:

@@ -11,6 +11,7 @@ configuration, and a per-query timeout that interrupts the query.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import math
 import threading
 from dataclasses import dataclass, field
@@ -270,6 +271,10 @@ def normalized(value: Any, digits: int = 6) -> Any:
     """A value in a form that compares across runs: floats rounded, -0.0 as 0.0, NaN as the string 'nan'."""
     if isinstance(value, Decimal):
         value = float(value)
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        # One instant, whichever session zone shows it (an ambiguous local hour at a DST fall-back
+        # never compares equal across zones otherwise).
+        return value.astimezone(dt.timezone.utc)
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"

@@ -304,7 +304,8 @@ class DashpacksSession:
         if key not in self._cache:
             newest = self.versions(pack)[-1]
             self._cache[key] = runnable_sql(
-                self.fresh_ast(pack, board, query), pack.dialect, self.runnable_schema(pack, newest), self.connector(pack).schema
+                self.fresh_ast(pack, board, query), pack.dialect, self.runnable_schema(pack, newest), self.connector(pack).schema,
+                self.parsed(pack, board, query).sql,
             )
         return self._cache[key]
 

@@ -187,7 +187,11 @@ def schema_problems(
         resolved[id(scope)] = sources
     for scope in scopes:  # a second pass: correlated columns need their outer scope's sources
         sources = resolved[id(scope)]
-        aliases = {s.alias.lower() for s in getattr(scope.expression, "selects", []) if isinstance(s, exp.Alias)}
+        if isinstance(scope.expression, exp.SetOperation):
+            # ORDER BY after a UNION names the output columns of its first branch.
+            aliases = {name.lower() for name in scope.expression.named_selects}
+        else:
+            aliases = {s.alias.lower() for s in getattr(scope.expression, "selects", []) if isinstance(s, exp.Alias)}
         # sqlglot lists a subquery's unresolved columns in its parent scope too; the subquery's own
         # pass resolves them against its FROM first and only then correlates outward.
         inner = {id(c) for child in scope.subquery_scopes for c in child.columns}
@@ -646,6 +650,7 @@ def known_functions(dialect: str) -> frozenset[str] | None:
 
 
 # Words that precede "(" in generated SQL without being function calls.
+_WEEKDAYS = {"SUNDAY", "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY"}
 _NOT_CALLS = {
     "IN", "OVER", "AS", "VALUES", "EXISTS", "ON", "USING", "AND", "OR", "NOT", "FROM", "JOIN", "WHERE", "SELECT",
     "WITH", "FILTER", "WITHIN", "GROUP", "BY", "INTERVAL", "ROW", "TABLE", "LATERAL", "THEN", "ELSE", "WHEN",
@@ -696,6 +701,8 @@ def called_functions(sql: str, dialect: str, tokens: list[Any] | None = None) ->
         name = token.text.upper()
         if name in _NOT_CALLS or not name[:1].isalpha() and name[:1] != "_":
             continue
+        if name == "WEEK" and i + 2 < len(tokens) and tokens[i + 2].text.upper() in _WEEKDAYS:
+            continue  # BigQuery's date part WEEK(MONDAY), not a call
         j = i
         while j >= 2 and tokens[j - 1].token_type == TokenType.DOT and tokens[j - 2].token_type == TokenType.VAR:
             name = tokens[j - 2].text.upper() + "." + name

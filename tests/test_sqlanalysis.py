@@ -90,3 +90,17 @@ def test_filter_clause_is_unsupported_on_redshift_only():
     for target, expected in [("redshift", ["aggregate FILTER (WHERE ...)"]), ("postgres", []), ("snowflake", [])]:
         back = sqlglot.parse_one(transpile(ast, target), read=target)
         assert unsupported_syntax(back, target) == expected
+
+
+@pytest.mark.parametrize(
+    "sql, dialect, calls",
+    [
+        ("SELECT DATE_TRUNC(d, WEEK(MONDAY)) AS w, LAST_DAY(d, WEEK(SUNDAY)) AS e FROM t", "bigquery", ["DATE_TRUNC", "LAST_DAY"]),
+        ("SELECT week(d) AS w FROM t", "duckdb", ["WEEK"]),  # a real call where WEEK is a function
+        ("SELECT CAST(x AS DECIMAL(18, 2)) AS y FROM t", "duckdb", ["CAST"]),  # the type is no call
+    ],
+)
+def test_called_functions_are_calls_not_date_parts_or_types(sql, dialect, calls):
+    from pytest_dashpacks.sqlanalysis import called_functions
+
+    assert [name for name, _, _ in called_functions(sql, dialect)] == calls

@@ -19,22 +19,24 @@ from pytest_dashpacks.session import DashpacksSession
 from pytest_dashpacks.settings import Settings
 from pytest_dashpacks.sqlanalysis import parse_query, sqlglot_schema
 
-TABLE = {"s": {"t": {"month": "date", "x": "integer", "y": "integer", "cents": "bigint", "status": "varchar", "d": "date"}}}
+TABLE = {"s": {"t": {"month": "date", "x": "integer", "y": "integer", "cents": "bigint", "status": "varchar", "d": "date",
+                    "created": "timestamp", "amount": "decimal(18,2)", "j": "varchar"}}}
 ROWS = """
 CREATE SCHEMA s;
 CREATE TABLE s.t AS SELECT * FROM (VALUES
-  (DATE '2024-01-01', 10, 2, 1999, 'succeeded', DATE '2024-01-15'),
-  (DATE '2024-01-01', 5, 1, 250, 'failed', NULL),
-  (DATE '2024-02-01', 7, 0, 1, 'succeeded', DATE '2024-02-03')
-) v(month, x, y, cents, status, d);
+  (DATE '2024-01-01', 10, 2, 1999, 'succeeded', DATE '2024-01-15', TIMESTAMP '2024-03-01 03:30:00', 1234567.46, '{"a": 1}'),
+  (DATE '2024-01-01', 5, 1, 250, 'failed', NULL, TIMESTAMP '2024-02-15 12:00:00', 0.5, 'x'),
+  (DATE '2024-02-01', 7, 0, 1, 'succeeded', DATE '2024-02-03', TIMESTAMP '2024-02-01 04:59:59', 12.0, NULL)
+) v(month, x, y, cents, status, d, created, amount, j);
 """
 
 
-def run(sql: str, dialect: str) -> list[tuple]:
+def run(sql: str, dialect: str, zone: str = "UTC") -> list[tuple]:
     con = duckdb.connect()
+    con.execute(f"SET TimeZone = '{zone}'")
     con.execute(ROWS)
     schema = sqlglot_schema(TABLE, dialect, duckdb_types=True)
-    return con.sql(runnable_sql(parse_query(sql, dialect), dialect, schema, "s")).fetchall()
+    return con.sql(runnable_sql(parse_query(sql, dialect), dialect, schema, "s", sql)).fetchall()
 
 
 JAN, FEB = dt.date(2024, 1, 1), dt.date(2024, 2, 1)
@@ -117,6 +119,41 @@ def test_date_trunc_keeps_the_pack_dialects_result_type(dialect, sql, expected):
     assert values == expected and [type(v) for v in values] == [type(v) for v in expected]
 
 
+NY = "'America/New_York'"
+
+
+@pytest.mark.parametrize(
+    "dialect, sql, expected",
+    [
+        pytest.param("redshift", "SELECT TRUNC(created) AS day, TRUNC(x / 3.0) AS n FROM s.t ORDER BY 1",
+                     [(dt.date(2024, 2, 1), 2), (dt.date(2024, 2, 15), 1), (dt.date(2024, 3, 1), 3)], id="redshift TRUNC(timestamp) is its date"),
+        pytest.param("bigquery", f"SELECT DATE(TIMESTAMP_TRUNC(created, MONTH, {NY}), {NY}) AS m FROM s.t ORDER BY 1",
+                     [(dt.date(2024, 1, 1),), (dt.date(2024, 2, 1),), (dt.date(2024, 2, 1),)], id="bigquery TIMESTAMP_TRUNC in a zone"),
+        pytest.param("bigquery", f"SELECT EXTRACT(DATE FROM created AT TIME ZONE {NY}) AS d, EXTRACT(HOUR FROM created AT TIME ZONE {NY}) AS h "
+                     "FROM s.t ORDER BY 1", [(dt.date(2024, 1, 31), 23), (dt.date(2024, 2, 15), 7), (dt.date(2024, 2, 29), 22)],
+                     id="bigquery EXTRACT(DATE FROM ts AT TIME ZONE z)"),
+        pytest.param("bigquery", "SELECT status, ARRAY_AGG(x ORDER BY created DESC LIMIT 1)[OFFSET(0)] AS latest FROM s.t GROUP BY status ORDER BY 1",
+                     [("failed", 5), ("succeeded", 10)], id="bigquery ARRAY_AGG with LIMIT"),
+        pytest.param("bigquery", "SELECT DATE_TRUNC(d, WEEK(MONDAY)) AS w FROM s.t WHERE d IS NOT NULL ORDER BY 1",
+                     [(dt.date(2024, 1, 15),), (dt.date(2024, 1, 29),)], id="bigquery WEEK(MONDAY)"),
+        pytest.param("redshift", "SELECT LISTAGG(DISTINCT status, ',') WITHIN GROUP (ORDER BY status) AS l FROM s.t",
+                     [("failed,succeeded",)], id="redshift LISTAGG DISTINCT"),
+        pytest.param("snowflake", "SELECT x, RATIO_TO_REPORT(x) OVER (PARTITION BY status) AS r FROM s.t ORDER BY 1",
+                     [(5, 1.0), (7, 7 / 17), (10, 10 / 17)], id="RATIO_TO_REPORT"),
+        pytest.param("redshift", "SELECT IS_VALID_JSON(j) AS v FROM s.t ORDER BY x", [(False,), (None,), (True,)], id="IS_VALID_JSON"),
+        pytest.param("postgres", "SELECT to_char(created, 'FMMonth YYYY') AS a, to_char(created, 'Mon DD') AS b, to_char(amount, 'FM999,999,999.00') AS c "
+                     "FROM s.t ORDER BY created", [("February 2024", "Feb 01", "12.00"), ("February 2024", "Feb 15", "0.50"),
+                                                  ("March 2024", "Mar 01", "1,234,567.46")], id="postgres to_char"),
+        pytest.param("postgres", "SELECT to_char(created, 'Month') AS m FROM s.t ORDER BY created LIMIT 1", [("February ",)],
+                     id="postgres to_char pads Month to 9"),
+    ],
+)
+def test_warehouse_functions_keep_their_meaning(dialect, sql, expected):
+    for zone in ("UTC", "Asia/Kolkata"):
+        result = run(sql, dialect, zone)
+        assert [tuple(pytest.approx(v) if isinstance(v, float) else v for v in row) for row in result] == expected
+
+
 def test_bigquery_date_of_a_timestamp_in_a_zone_reads_the_naive_fixture_column_as_utc():
     con = duckdb.connect()
     con.execute("CREATE SCHEMA s; CREATE TABLE s.c AS SELECT TIMESTAMP '2024-03-10 03:30:00' AS created")
@@ -196,3 +233,63 @@ def test_default_zones_leave_out_utc_and_a_utc_pack_gets_no_utc_item(pytester):
     zones = sorted({line.split("::timezone[")[1].rstrip("]") for line in ids})
     assert zones == ["America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe"]
     assert Path(pytester.path / "realworld" / "postgres_saas_metrics" / "pack.yml").read_text().count("timezone: UTC") == 1
+
+
+def test_a_total_above_the_oracle_without_a_join_is_not_called_a_fan_out(packs, pytester):
+    # The contract's filter never matches NULL; the board counts NULL as "not refunded". No join anywhere.
+    packs({
+        "packs/p/pack.yml": """\
+connector: stripe
+schema_versions: ["2025-07"]
+kpis:
+  daily_unrefunded:
+    board: b
+    query: daily
+    grain: day
+    time_column: day
+    measure_column: charges
+    source: {table: charge, timestamp: created, value: count, filters: {refunded: false}}
+""",
+        "packs/p/boards/b.yml": """\
+queries:
+  daily: |
+    SELECT CAST(created AS DATE) AS day, COUNT(*) AS charges
+    FROM stripe.charge
+    WHERE NOT COALESCE(refunded, FALSE)
+    GROUP BY 1
+charts:
+  c: {type: bar, query: daily, x: day, y: charges}
+rows: [c]
+""",
+    })
+    result = pytester.runpytest("--dashpacks", "packs", "-k", "volume and nulls", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, deselected=result.parseoutcomes()["deselected"])
+    result.stdout.fnmatch_lines([
+        "*volume?nulls?: kpi daily_unrefunded: under volume?nulls? the query totals *, more than the oracle's 0",
+        "  likely cause: the query counts rows that the contract's filters, deletes or history rules leave out "
+        "(a contract filter never matches NULL, and refunded holds NULLs here)",
+    ])
+    assert "fans out" not in result.stdout.str()
+
+
+def test_an_instant_shown_in_two_session_zones_compares_equal_at_a_dst_fall_back():
+    from zoneinfo import ZoneInfo
+
+    from pytest_dashpacks.fixturedb import row_multiset
+
+    utc = dt.datetime(2024, 11, 3, 9, 0, tzinfo=ZoneInfo("UTC"))
+    # 01:00 PST, the second 01:00 of the night: Python never calls ambiguous times in two zones equal.
+    los_angeles = dt.datetime(2024, 11, 3, 1, 0, fold=1, tzinfo=ZoneInfo("America/Los_Angeles"))
+    assert utc != los_angeles
+    assert row_multiset([(los_angeles, 2)]) == row_multiset([(utc, 2)])
+
+
+def test_bigquery_timestamp_trunc_and_format_timestamp_below_a_day_keep_their_zone():
+    sql = (f"SELECT TIMESTAMP_TRUNC(created, HOUR, {NY}) AS hour_start, FORMAT_TIMESTAMP('%Y-%m-%d %H:00', created, {NY}) AS label "
+           "FROM s.t ORDER BY 1")
+    from zoneinfo import ZoneInfo
+
+    for zone in ("UTC", "Asia/Kolkata"):
+        rows = [(start.astimezone(ZoneInfo("UTC")).replace(tzinfo=None), label) for start, label in run(sql, "bigquery", zone)]
+        assert rows == [(dt.datetime(2024, 2, 1, 4, 0), "2024-01-31 23:00"), (dt.datetime(2024, 2, 15, 12, 0), "2024-02-15 07:00"),
+                        (dt.datetime(2024, 3, 1, 3, 0), "2024-02-29 22:00")]

@@ -38,7 +38,9 @@ def run_case(ctx: CheckContext, case: RegressionCase) -> tuple[Any, str | None, 
     if unknown:
         raise doc.error(f"variables: the board declares no variable {unknown[0]!r}{did_you_mean(unknown[0], sorted(context.values))}", ("variables", unknown[0]), key=True)
     sql = render_sql(query.sql, replace(context, values={**context.values, **case.variables}), (query.name,))
-    runnable = runnable_sql(parse_query(sql, pack.dialect), pack.dialect, session.runnable_schema(pack, version), session.connector(pack).schema)
+    runnable = runnable_sql(
+        parse_query(sql, pack.dialect), pack.dialect, session.runnable_schema(pack, version), session.connector(pack).schema, sql
+    )
     zone = case.timezone or pack.timezone
     keys = {t.key for t in version.tables.values()}
     for table, table_rows in case.data.items():

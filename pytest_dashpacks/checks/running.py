@@ -258,12 +258,26 @@ def check_volume(ctx: CheckContext) -> None:
         total, bound = sum(actual.values()), sum(v for b, v in expected.items() if not actual or min(actual) <= b <= max(actual))
         if total > bound + 1e-6 * max(1.0, abs(bound)) and bound >= 0:
             cause = oracle.likely_cause(kpi, actual, source, stored, ctx.pack.timezone, table)
-            if cause.startswith("unknown"):
+            advice = ()
+            if cause.startswith("unknown") and joins(sql):
                 cause = "a join fans out (several result rows per source row)"
+                advice = ("aggregate child tables before joining, join on the full key, and filter deleted and history rows",)
+            elif cause.startswith("unknown"):
+                nulls = [c for c in kpi.source.filters if any(row.get(c) is None for row in source)]
+                cause = "the query counts rows that the contract's filters, deletes or history rules leave out" + (
+                    f" (a contract filter never matches NULL, and {', '.join(nulls)} holds NULLs here)" if nulls else ""
+                )
             raise CheckFailure(
                 f"kpi {kpi.name}: under volume[{case}] the query totals {total:g}, more than the oracle's {bound:g}",
                 ctx.query.span, sql=SqlExcerpt(sql),
-                details=(f"likely cause: {cause}",
-                         "aggregate child tables before joining, join on the full key, and filter deleted and history rows"),
+                details=(f"likely cause: {cause}", *advice),
                 defect_class="volume",
             )
+
+
+def joins(sql: str) -> bool:
+    """Whether a DuckDB query joins tables anywhere (only then can a join fan out)."""
+    import sqlglot
+    from sqlglot import exp
+
+    return any(True for _ in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Join))

@@ -43,7 +43,31 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    if collect.dashpacks_session(config).settings.enabled:
+        stability.check_ledger_references(session, items)
     stability.order_and_select(config, items)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    return stability.run_ledger_on_reports(item, nextitem)
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
+    # Innermost wrapper: held ledger reports are logged before the terminal writes its final progress.
+    try:
+        result = yield
+    except BaseException as exc:
+        stability.end_run_loop(session, exc)
+        raise
+    stability.end_run_loop(session, None)
+    return result
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    stability.gather_ledger_reports(node)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -54,7 +78,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    stability.summarize(terminalreporter, config)
+    stability.summarize(terminalreporter, exitstatus, config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .errors import SourceSpan
 from .oracle import as_date
@@ -54,7 +55,58 @@ def load_ledger(path: Path) -> list[dict[str, Any]]:
         if defect["id"] in seen:
             raise doc.error(f"defect id {defect['id']!r} appears twice (first at entry {seen[defect['id']]})", ("defects", index, "id"))
         seen[defect["id"]] = index
-    return [dict(d, _line=doc.span(("defects", i)).line) for i, d in enumerate(doc.data["defects"])]
+    return [
+        dict(d, _line=doc.span(("defects", i)).line,
+             _pack_line=doc.span(("defects", i, "pack")).line, _connector_line=doc.span(("defects", i, "connector")).line)
+        for i, d in enumerate(doc.data["defects"])
+    ]
+
+
+def ledger_reference_errors(
+    ledger: list[dict[str, Any]], path: Path, packs: Callable[[bool], set[str]], connectors: Callable[[bool], set[str]],
+) -> list[tuple[SourceSpan, str]]:
+    """Entries whose ``pack`` or ``connector`` names nothing known, each with where it is written.
+
+    ``packs(everything)`` and ``connectors(everything)`` give the known names: cheaply (False: what this
+    run collected) and, asked only when a name is not among those, exhaustively (True: may walk the tree).
+    """
+    from .packs import did_you_mean
+
+    problems = []
+    for defect in ledger:
+        for key, noun, known in (("pack", "a pack of this project", packs), ("connector", "a known connector", connectors)):
+            name = defect.get(key)
+            if name is None or str(name) in known(False):
+                continue
+            names = known(True)
+            if str(name) not in names:
+                problems.append((SourceSpan(path, defect.get(f"_{key}_line") or defect.get("_line", 0)),
+                                 f"{defect['id']}: {key} {name!r} is not {noun}{did_you_mean(str(name), sorted(names))}"))
+    return problems
+
+
+def pack_names_under(roots: list[Path], skip_dir: Callable[[Path], bool]) -> dict[str, str]:
+    """Every pack under ``roots`` (its ``pack:`` key or directory name) -> its ``connector:``, reading pack.yml only.
+
+    Directories for which ``skip_dir`` is true are not entered (pytest's ``norecursedirs``).
+    """
+    from .errors import DashpacksError
+    from .yamlsource import load_yaml
+
+    found: dict[str, str] = {}
+    for root in roots:
+        for directory, subdirs, files in os.walk(root):
+            here = Path(directory)
+            subdirs[:] = sorted(d for d in subdirs if not skip_dir(here / d))
+            if "pack.yml" not in files:
+                continue
+            try:
+                data = load_yaml(here / "pack.yml", allow_empty=True).data
+            except DashpacksError:
+                data = {}
+            data = data if isinstance(data, dict) else {}
+            found.setdefault(str(data.get("pack", here.name)), str(data.get("connector", "")))
+    return found
 
 
 # --- comparing rows ---------------------------------------------------------------------

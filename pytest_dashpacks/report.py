@@ -3,13 +3,23 @@ open ledger defects ranked, trends over past runs and repeat offenders.
 
 It is assembled from test reports only (their ``user_properties``), so under
 xdist the controller builds the same report a serial run builds.
+
+History (``--dashpacks-history``) is one JSON line per recorded run. Each line
+carries the run's facts (``time`` in UTC, git ``commit``, plugin ``version``)
+and whether it was ``complete``: a narrowed run (``narrowed_by`` says how) is
+kept for repeat offenders and recurrence but left out of trends, which compare
+like with like. Lines are appended with one ``write`` on an ``O_APPEND`` file
+under ``flock``, so concurrent runs never interleave; a torn or corrupt line
+is skipped and reported, never fatal.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
+import os
+import subprocess
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +28,7 @@ SCHEMA_VERSION = "1"
 CLASSES = ("schema_drift", "timezone", "volume", "rendering", "narrative", "config")
 SEVERITY = {"low": 1, "medium": 2, "high": 3, "critical": 5}
 TREND_RUNS = 5
+WIDTH = 80  # the stability section fits a classic terminal and CI log
 
 
 @dataclass
@@ -37,6 +48,8 @@ class StabilityReport:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     ledger: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)  # earlier runs, oldest first
+    run: dict[str, Any] = field(default_factory=dict)  # this run's facts: time, commit, version, complete, narrowed_by
+    history_problems: list[str] = field(default_factory=list)  # torn or corrupt history lines that were skipped
 
     def add(self, report: Any) -> None:
         """Record one test report (a pytest TestReport, on the controller under xdist)."""
@@ -131,11 +144,23 @@ class StabilityReport:
                 counts[nodeid] = counts.get(nodeid, 0) + 1
         return [{"nodeid": n, "failed_runs": c, "of_runs": len(runs)} for n, c in sorted(counts.items()) if c >= 2]
 
+    def trend_runs(self) -> list[dict[str, Any]]:
+        """The complete runs trends compare: at most the last five, oldest first, this run last when it is complete."""
+        runs = [run for run in self.history if run.get("complete") is True]
+        if self.run.get("complete"):
+            runs.append(self.history_line())
+        return runs[-TREND_RUNS:]
+
     def trends(self) -> dict[str, list[int]]:
-        """Failed items per connector over the last runs, oldest first, this run last."""
-        runs = self.history[-(TREND_RUNS - 1):] + [self.history_line()]
-        names = sorted({c for run in runs for c in run.get("connectors", {})})
-        return {name: [run.get("connectors", {}).get(name, {}).get("failed", 0) for run in runs] for name in names}
+        """Failed items per connector over the complete runs it appears in, oldest first (see ``trend_runs``)."""
+        runs = self.trend_runs()
+        names = sorted({c for run in runs for c in run["connectors"]})
+        return {name: [run["connectors"][name]["failed"] for run in runs if name in run["connectors"]] for name in names}
+
+    def trend_times(self) -> dict[str, list[str | None]]:
+        """The ``time`` of each point of ``trends()``, connector by connector."""
+        runs = self.trend_runs()
+        return {name: [run.get("time") for run in runs if name in run["connectors"]] for name in self.trends()}
 
     def open_defects_over_time(self) -> list[int]:
         runs = self.history[-(TREND_RUNS * 4 - 1):] + [self.history_line()]
@@ -153,6 +178,7 @@ class StabilityReport:
             "ledger": self.ranked_ledger(),
             "repeat_offenders": self.repeat_offenders() if self.history else [],
             "trends": self.trends() if self.history else {},
+            "run": dict(self.run),
         }
 
     def history_line(self) -> dict[str, Any]:
@@ -162,7 +188,11 @@ class StabilityReport:
         }
         return {
             "schema_version": SCHEMA_VERSION,
-            "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "time": self.run.get("time") or utc_now(),
+            "commit": self.run.get("commit"),
+            "version": self.run.get("version", ""),
+            "complete": bool(self.run.get("complete", False)),
+            "narrowed_by": list(self.run.get("narrowed_by", [])),
             "totals": self.totals(),
             "connectors": connectors,
             "failed": self.failed_ids(),
@@ -170,103 +200,59 @@ class StabilityReport:
             "ledger_open": sum(1 for d in self.ledger if d.get("status") == "open"),
         }
 
-    def terminal_lines(self) -> list[str]:
-        lines = []
+    def terminal_lines(self, width: int = WIDTH) -> list[str]:
+        """The stability section, each row wrapped to ``width`` columns with its continuation indented."""
+        rows: list[tuple[str, str]] = []  # (text, continuation indent)
         connectors = self.connectors()
         if not connectors:
-            return ["no dashpacks items ran"]
-        width = max(len("connector"), *(len(c) for c in connectors)) + 2
+            rows.append(("no dashpacks items ran", ""))
+        column = max(len("connector"), *(len(c) for c in connectors)) + 2 if connectors else 0
+        if connectors:
+            rows.append((f"{'connector':<{column}}defect class passed/failed", ""))
         for name, entry in connectors.items():
             parts = [f"{cls} {c['passed']}/{c['failed']}" for cls, c in sorted(entry["classes"].items(), key=lambda kv: CLASSES.index(kv[0]) if kv[0] in CLASSES else 99)]
             pinned = entry["pinned"]
-            pins = f"  pinned {pinned['passing'] + pinned['failing']}" + (f" ({pinned['failing']} failing)" if pinned["failing"] else "")
-            lines.append(f"{name:<{width}}{'  '.join(parts)}{pins}")
-        lines.insert(0, f"{'connector':<{width}}defect class passed/failed")
+            pins = f"pinned {pinned['passing'] + pinned['failing']}" + (f" ({pinned['failing']} failing)" if pinned["failing"] else "")
+            # Two spaces part from part; a part itself never breaks ("schema_drift 6/2").
+            rows.append((f"{name:<{column}}" + "  ".join(p.replace(" ", "\0") for p in [*parts, pins]), " " * column))
         open_defects = [d for d in self.ranked_ledger() if d.get("status") == "open"]
         if open_defects:
-            lines.append("open ledger defects, ranked by severity x reports x recurrence:")
+            rows.append(("open ledger defects, ranked by severity x reports x recurrence:", "    "))
             for d in open_defects:
-                lines.append(
+                rows.append((
                     f"  {d['id']:<10} score {d['score']:>4}  {d.get('severity', 'medium'):<8} reports {d.get('reports', 0):>3}  "
-                    f"recurrence {d['recurrence']}  {d.get('connector', '')}: {d.get('title', '')}"
-                )
-        if self.history:
-            lines.append(f"trend, failed items over the last {len(self.history[-(TREND_RUNS - 1):]) + 1} runs (oldest first):")
-            for name, series in self.trends().items():
+                    f"recurrence {d['recurrence']}  {d.get('connector', '')}: {d.get('title', '')}",
+                    " " * 13,
+                ))
+        if self.history or self.history_problems:
+            rows.extend((line, "    ") for line in self.history_lines(column))
+        return [line for text, indent in rows for line in wrap_row(text, width, indent)]
+
+    def history_lines(self, column: int) -> list[str]:
+        lines = [f"history: skipped {problem}" for problem in self.history_problems]
+        if not self.history:
+            return lines
+        trends = self.trends()
+        runs = len(self.trend_runs())
+        if trends:
+            lines.append(f"trend, failed items over the last {runs} complete run{'s' if runs != 1 else ''} (oldest first):")
+            for name, series in trends.items():
                 arrow = "improving" if series[-1] < series[0] else ("worse" if series[-1] > series[0] else "steady")
-                lines.append(f"  {name:<{width}}{' -> '.join(map(str, series))}  ({arrow})")
-            offenders = self.repeat_offenders()
-            lines.append(f"repeat offenders (failing in 2 or more of the last {TREND_RUNS} runs): {len(offenders)}")
-            lines.extend(f"  {o['nodeid']}  ({o['failed_runs']} of {o['of_runs']})" for o in offenders[:20])
+                lines.append(f"  {name:<{max(column, 2)}}{' -> '.join(map(str, series))}  ({arrow})")
+        else:
+            lines.append("trend: no complete run recorded yet")
+        if self.run and not self.run.get("complete"):
+            lines.append(f"this run is narrowed ({', '.join(self.run.get('narrowed_by', []))}): recorded, but left out of trends")
+        offenders = self.repeat_offenders()
+        lines.append(f"repeat offenders (failing in 2 or more of the last {TREND_RUNS} runs): {len(offenders)}")
+        lines.extend(f"  {o['nodeid']}  ({o['failed_runs']} of {o['of_runs']})" for o in offenders[:20])
         return lines
 
     def html_page(self) -> str:
         """One self-contained page: the same tables, a trend chart per connector, a burn-down of open defects."""
-        esc = html.escape
-        rows = []
-        for name, entry in self.connectors().items():
-            cells = "".join(
-                f"<td>{entry['classes'].get(cls, {}).get('passed', 0)}</td><td class='{'bad' if entry['classes'].get(cls, {}).get('failed', 0) else ''}'>"
-                f"{entry['classes'].get(cls, {}).get('failed', 0)}</td>"
-                for cls in CLASSES
-            )
-            pinned = entry["pinned"]
-            rows.append(f"<tr><th>{esc(name)}</th>{cells}<td>{pinned['passing']}</td><td>{pinned['failing']}</td></tr>")
-        head = "".join(f"<th colspan='2'>{c}</th>" for c in CLASSES)
-        sub = "<th>passed</th><th>failed</th>" * len(CLASSES)
-        ledger_rows = "".join(
-            f"<tr><td>{esc(d['id'])}</td><td>{esc(d.get('status', ''))}</td><td>{esc(d.get('severity', ''))}</td>"
-            f"<td>{d.get('reports', 0)}</td><td>{d.get('recurrence', '')}</td><td>{d.get('score', '')}</td>"
-            f"<td>{esc(d.get('connector', ''))}</td><td>{esc(d.get('title', ''))}</td></tr>"
-            for d in self.ranked_ledger()
-        )
-        failures = "".join(
-            f"<tr><td>{esc(f['connector'])}</td><td>{esc(f['class'])}</td><td><code>{esc(f['nodeid'])}</code></td><td>{esc(f['message'])}</td></tr>"
-            for f in self.failures()
-        )
-        charts = "".join(
-            f"<figure><figcaption>{esc(name)}: failed items per run</figcaption>{line_chart(series, name)}</figure>"
-            for name, series in self.trends().items()
-        )
-        burn = line_chart(self.open_defects_over_time(), "open ledger defects")
-        totals = self.totals()
-        return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>dashpacks stability</title>
-<style>
-body{{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}} table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #ccc;padding:.25em .5em;text-align:right}} th:first-child,td:nth-child(3) code{{text-align:left}}
-td.bad{{background:#fdd;font-weight:bold}} #failures td,#ledger td{{text-align:left}} figure{{display:inline-block;margin:0 1em 1em 0}} code{{font-size:12px}}
-</style></head><body>
-<h1>dashpacks stability</h1>
-<p id="totals">{totals['passed']} passed, {totals['failed']} failed, {totals['skipped']} skipped, {totals['xfailed']} xfailed, {totals['xpassed']} xpassed</p>
-<h2>Per connector</h2>
-<table id="connectors"><tr><th rowspan="2">connector</th>{head}<th colspan="2">pinned</th></tr><tr>{sub}<th>passing</th><th>failing</th></tr>{''.join(rows)}</table>
-<h2>Trends</h2>{charts or '<p>No history yet: run with --dashpacks-history to record trends.</p>'}
-<h2>Defect ledger</h2>
-<table id="ledger"><tr><th>id</th><th>status</th><th>severity</th><th>reports</th><th>recurrence</th><th>score</th><th>connector</th><th>title</th></tr>{ledger_rows}</table>
-<figure><figcaption>open ledger defects per run (burn-down)</figcaption>{burn}</figure>
-<h2>Failures</h2>
-<table id="failures"><tr><th>connector</th><th>class</th><th>item</th><th>message</th></tr>{failures}</table>
-</body></html>
-"""
+        from .htmlreport import html_page
 
-
-def line_chart(series: list[int], label: str, width: int = 320, height: int = 120) -> str:
-    """An inline SVG line chart of a small series of counts."""
-    if not series:
-        series = [0]
-    top = max(max(series), 1)
-    step = (width - 40) / max(len(series) - 1, 1)
-    points = [(30 + i * step, height - 20 - (value / top) * (height - 40)) for i, value in enumerate(series)]
-    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-    dots = "".join(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3'><title>{v}</title></circle>" for (x, y), v in zip(points, series))
-    return (
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img' aria-label='{html.escape(label)}'>"
-        f"<line x1='30' y1='{height - 20}' x2='{width - 10}' y2='{height - 20}' stroke='#999'/>"
-        f"<line x1='30' y1='10' x2='30' y2='{height - 20}' stroke='#999'/>"
-        f"<text x='2' y='20' font-size='10'>{top}</text><text x='2' y='{height - 20}' font-size='10'>0</text>"
-        f"<polyline fill='none' stroke='#c33' stroke-width='2' points='{path}'/>{dots}</svg>"
-    )
+        return html_page(self)
 
 
 def _outcome(report: Any) -> str:
@@ -279,21 +265,101 @@ def _ledger_connector(ledger: list[dict[str, Any]], defect_id: str) -> str:
     return next((str(d.get("connector", "")) for d in ledger if d.get("id") == defect_id), "") if defect_id else ""
 
 
-def read_history(path: Path | None) -> list[dict[str, Any]]:
+def wrap_row(text: str, width: int, indent: str) -> list[str]:
+    """``text`` in lines of at most ``width`` columns, continuations indented; NUL marks a space that must not break.
+
+    A single word longer than the line (a node id, a path) is kept whole rather than cut.
+    """
+    if len(text) <= width:
+        return [text.replace("\0", " ")]
+    lines = textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+    return [line.replace("\0", " ") for line in lines]
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def git_commit(directory: Path, timeout: float = 3.0) -> str | None:
+    """``git rev-parse HEAD`` in ``directory``; None when it is not a repository or git is missing or slow."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True,
+                              timeout=timeout, check=False, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and len(commit) in (40, 64) and all(c in "0123456789abcdef" for c in commit) else None
+
+
+def read_history(path: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Earlier runs, oldest first, and one note per line that was skipped (torn by a crash, or not a run)."""
     if path is None or not path.is_file():
-        return []
-    runs = []
-    for line in path.read_text("utf-8").splitlines():
-        line = line.strip()
-        if line:
-            try:
-                runs.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a torn line from an interrupted run is skipped, not fatal
-    return runs
+        return [], []
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError as exc:
+        return [], [f"{path}: cannot be read ({exc.strerror or exc})"]
+    runs, problems = [], []
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            run = json.loads(line)
+        except ValueError:
+            problems.append(f"{path.name}:{number}: a torn or corrupt line (not JSON)")
+            continue
+        if not _is_run(run):
+            problems.append(f"{path.name}:{number}: a line that is not a recorded run")
+            continue
+        runs.append(run)
+    return runs, problems
+
+
+def _is_run(run: Any) -> bool:
+    """The shape every reader of a history line relies on."""
+    if not isinstance(run, dict) or not isinstance(run.get("connectors", {}), dict):
+        return False
+    counts = run.get("connectors", {}).values()
+    if not all(isinstance(c, dict) and isinstance(c.get("failed", 0), int) and isinstance(c.get("passed", 0), int) for c in counts):
+        return False
+    failures = run.get("failures", [])
+    return (isinstance(run.get("failed", []), list) and all(isinstance(n, str) for n in run.get("failed", []))
+            and isinstance(failures, list) and all(isinstance(f, dict) for f in failures)
+            and isinstance(run.get("ledger_open", 0), int))
 
 
 def append_history(path: Path, line: dict[str, Any]) -> None:
+    """Append one run as one line: a single ``os.write`` on an ``O_APPEND`` descriptor, under ``flock`` where
+    there is one, so runs writing at once never interleave. A torn last line (a run killed mid-write) gets
+    its newline first, so it cannot swallow this one. Raises OSError; the caller turns it into a warning."""
+    data = (json.dumps(line, sort_keys=True, default=str) + "\n").encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(line, sort_keys=True) + "\n")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        try:
+            import fcntl
+        except ImportError:  # Windows: O_APPEND alone
+            fcntl = None  # type: ignore[assignment]
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_size:
+            os.lseek(fd, -1, os.SEEK_END)  # O_APPEND still writes at the end, wherever this leaves the offset
+            if os.read(fd, 1) != b"\n":
+                data = b"\n" + data
+        written = os.write(fd, data)
+        while written < len(data):  # a short write to a regular file is rare; the lock keeps the rest in place
+            written += os.write(fd, data[written:])
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step: readers see the old file or the new one, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, "utf-8")
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()

@@ -95,10 +95,11 @@ def pin_if_failed(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
     if item.check not in PINNED_CHECKS:
         return
     message = _first_line(call.excinfo.value, item) if call.excinfo is not None else "failed"
-    path = write_pin(pin_dir, item.nodeid, {**item.record, "pack": item.pack.name if item.pack else ""}, message)
-    if path is not None:
-        report.sections.append(("dashpacks pin", f"wrote {path}"))
-        item.config.stash[PINS_KEY].append(str(path))
+    pin = write_pin(pin_dir, item.config.stash[SESSION_KEY], item, message)
+    if pin is not None:
+        report.sections.append(("dashpacks pin", pin.note))
+        if pin.path is not None:
+            item.config.stash[PINS_KEY].append(pin.note)
 
 
 def _first_line(error: BaseException, item: pytest.Item) -> str:

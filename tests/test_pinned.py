@@ -113,19 +113,39 @@ def test_marked_tests_and_regressions_only(packs, pytester):
     result.stdout.fnmatch_lines(["*zendesk*pinned 2*"])
 
 
-def test_pin_dir_writes_a_case_that_loads_and_passes(packs, pytester):
-    packs(pack({}))
-    result = pytester.runpytest(*RUN, "-k", "today and clock and utc_midnight", "--dashpacks-pin-dir", "packs/demo/regressions")
-    assert list(outcomes_by_node(result).values()) == ["FAILED"]
+TODAY = """\
+title: Today
+queries:
+  today: |
+    SELECT COUNT(*) AS tickets_today
+    FROM zendesk.ticket
+    WHERE CAST((created_at AT TIME ZONE 'UTC') AT TIME ZONE 'America/New_York' AS DATE) = CURRENT_DATE
+charts:
+  today_kpi: {type: kpi, query: today, value: tickets_today}
+rows: [today_kpi]
+"""
+
+
+def test_pin_dir_writes_a_case_that_loads_and_fails_until_the_query_is_fixed(packs, pytester):
+    packs(pack({"boards/today.yml": TODAY}))
+    item = "packs/demo/boards/today.yml::today::clock[utc_midnight]"
+    result = pytester.runpytest(*RUN[:1], item, *RUN[2:], "--dashpacks-pin-dir", "packs/demo/regressions")
+    assert outcomes_by_node(result) == {item: "FAILED"}
     written = sorted((pytester.path / "packs/demo/regressions").glob("PIN-*.yml"))
-    assert [p.name for p in written] == ["PIN-demo-support-today-clock-utc_midnight.yml"]
+    assert [p.name for p in written] == ["PIN-demo-today-today-clock-utc_midnight.yml"]
     text = written[0].read_text()
-    assert text.startswith("# Pinned by pytest-dashpacks from packs/demo/boards/support.yml::today::clock[utc_midnight]")
-    assert "# expect holds the query's CURRENT, WRONG answer" in text
+    assert text.startswith(f"# Pinned by pytest-dashpacks from {item}")
+    assert "# expect is the right answer: the rows the query returns with the session in America/New_York" in text
     case = yaml.safe_load(text)
-    assert case["now"] and case["timezone"] == "America/New_York" and case["data"]["ticket"]
+    # Runs in a UTC session at the frozen instant, expecting what a New York session answers.
+    assert case["now"] == "2024-06-15T00:00:30Z" and case["timezone"] == "UTC" and 1 <= len(case["data"]["ticket"]) <= 3
+    node = "packs/demo/regressions/PIN-demo-today-today-clock-utc_midnight.yml::PIN-demo-today-today-clock-utc_midnight"
     again = pytester.runpytest(*RUN, "-k", "PIN")
-    assert outcomes_by_node(again) == {"packs/demo/regressions/PIN-demo-support-today-clock-utc_midnight.yml::PIN-demo-support-today-clock-utc_midnight": "PASSED"}
+    assert outcomes_by_node(again) == {node: "FAILED"}
+    again.stdout.fnmatch_lines(["*PIN-demo-today-today-clock-utc_midnight.yml:*: PIN-demo-today-today-clock-utc_midnight: the pinned defect is back*"])
+    fixed = TODAY.replace("= CURRENT_DATE", "= CAST(NOW() AT TIME ZONE 'America/New_York' AS DATE)")
+    (pytester.path / "packs/demo/boards/today.yml").write_text(fixed)
+    assert outcomes_by_node(pytester.runpytest(*RUN, "-k", "PIN")) == {node: "PASSED"}
 
 
 LEDGER = """\
@@ -152,8 +172,10 @@ def test_ledger_items_and_ranking(packs, pytester):
     result.stdout.fnmatch_lines([
         "open ledger defects, ranked by severity x reports x recurrence:",
         # critical (5) x 12 reports x recurrence 1: a volume item of pack demo failed in this run (ledger[DEF-7])
-        "  DEF-8      score   60  critical reports  12  recurrence 1  zendesk: Backlog counts deleted tickets",
-        "  DEF-10     score    2  low      reports   2  recurrence 1  zendesk: Old trend label",
+        "  DEF-8      score   60  critical reports  12  recurrence 1  zendesk: Backlog",
+        "             counts deleted tickets",
+        "  DEF-10     score    2  low      reports   2  recurrence 1  zendesk: Old trend",
+        "             label",
     ])
 
 

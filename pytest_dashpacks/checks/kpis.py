@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import yaml
-
 from ..errors import CheckFailure, CheckSkipped, DashpacksError, SqlExcerpt
 from ..model import KpiContract
 from . import CheckContext, register
@@ -151,20 +149,23 @@ def check_property(ctx: CheckContext) -> None:
             f"expected {_value(first.expected)}",
             kpi.span,
             details=("shrunk dataset as a regression case; save it under regressions/ and correct the id and title:",
-                     *regression_yaml(kpi, version.name, pack.timezone, failing["rows"], failing["expected"]).splitlines()),
+                     *regression_yaml(ctx, kpi).splitlines()),
             defect_class="volume",
         ) from None
     sandbox.close()
 
 
-def regression_yaml(kpi: KpiContract, version: str, zone: str, rows: dict[str, list[dict[str, Any]]], expected: dict[Any, float]) -> str:
-    """A SPEC section 7 regression case reproducing a KPI failure, expecting the oracle's answer."""
-    from ..pinning import regression_case
+def regression_yaml(ctx: CheckContext, kpi: KpiContract) -> str:
+    """The regression case reproducing a property failure (from ``ctx.record``), shrunk and written the
+    way --dashpacks-pin-dir writes one: ``expect`` holds the oracle's answer, the right one."""
+    from ..pinning import Unpinnable, pinned_case
 
-    where = {"board": kpi.board, "query": kpi.query, "version": version, "timezone": zone}
-    expect = {"rows": [{kpi.time_column: b.isoformat(), kpi.measure_column: round(v, 6)} for b, v in sorted(expected.items())]}
-    case = regression_case(f"PROP-{kpi.name}", f"{kpi.name} disagrees with its oracle on generated data", "volume", where, rows, expect)
-    return yaml.safe_dump(case, sort_keys=False, width=120)
+    try:
+        case = pinned_case(ctx.session, ctx.pack, "property", kpi.name, ctx.record, case_id=f"PROP-{kpi.name}",
+                           title=f"{kpi.name} disagrees with its oracle on generated data", origin=f"property[{kpi.name}]")
+    except Exception as exc:  # the property failure is reported either way
+        return f"# no regression case: {exc if isinstance(exc, Unpinnable) else f'{type(exc).__name__}: {exc}'}"
+    return case.text
 
 
 @register("narrative", "narrative")

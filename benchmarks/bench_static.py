@@ -35,6 +35,14 @@ from pytest_dashpacks.connectors import curated_fixture_root, load_connector
 from pytest_dashpacks.rendering import quote_table
 
 TARGETS = ["snowflake", "bigquery", "redshift", "postgres", "databricks"]
+ZONE = "America/New_York"  # a reporting zone other than the stored UTC, so every query gets its zone item too
+
+
+def local_day(column) -> str:
+    """The column's reporting-zone day, as a healthy board writes it (naive UTC or an instant)."""
+    if "time zone" in column.type.lower() or column.type.lower() == "timestamptz":
+        return f"CAST({column.name} AT TIME ZONE '{ZONE}' AS DATE)"
+    return f"CAST(({column.name} AT TIME ZONE 'UTC') AT TIME ZONE '{ZONE}' AS DATE)"
 NUMERIC = ("bigint", "integer", "double", "decimal", "int", "float", "numeric")
 
 
@@ -63,7 +71,7 @@ def queries_for(connector, count):
     for key, (table, columns) in tables.items():
         name = f"{table.schema}.{quote_table(table.name, 'duckdb')}"
         numeric = [c.name for c in columns if c.type.lower().startswith(NUMERIC) and not c.primary_key]
-        stamps = [c.name for c in columns if c.type.lower().startswith("timestamp") and not c.name.startswith("_")]
+        stamps = [c for c in columns if c.type.lower().startswith("timestamp") and not c.name.startswith("_") and c.unit != "date"]
         texts = [c for c in columns if c.type.lower() == "varchar" and not c.primary_key]
         enums = [c for c in texts if c.values]
         deleted = next((c.name for c in columns if c.name == "_fivetran_deleted"), None)
@@ -72,8 +80,8 @@ def queries_for(connector, count):
         label = (enums or texts or [None])[0]
         if stamps and measure:
             shapes.append((
-                f"SELECT CAST({stamps[0]} AS DATE) AS day, COUNT(*) AS n, SUM({measure}) AS total\n"
-                f"FROM {name}\nWHERE {not_deleted}\n  AND CAST({stamps[0]} AS DATE) BETWEEN '2024-01-01' AND '2024-12-31'\n"
+                f"SELECT {local_day(stamps[0])} AS day, COUNT(*) AS n, SUM({measure}) AS total\n"
+                f"FROM {name}\nWHERE {not_deleted}\n  AND {local_day(stamps[0])} BETWEEN '2024-01-01' AND '2024-12-31'\n"
                 f"GROUP BY 1\nORDER BY 1", "day", "total"))
         if label is not None:
             where = f"{label.name} IN ({', '.join(repr(str(v)) for v in label.values[:2])})" if label.values else "TRUE"
@@ -95,8 +103,8 @@ def queries_for(connector, count):
                 break
         if stamps and measure:
             shapes.append((
-                f"SELECT CAST({stamps[0]} AS DATE) AS day, {measure} AS amount,\n"
-                f"  SUM({measure}) OVER (PARTITION BY CAST({stamps[0]} AS DATE)) AS day_total\n"
+                f"SELECT {local_day(stamps[0])} AS day, {measure} AS amount,\n"
+                f"  SUM({measure}) OVER (PARTITION BY {local_day(stamps[0])}) AS day_total\n"
                 f"FROM {name}\nWHERE {measure} IS NOT NULL", "day", "day_total"))
     return [shapes[i % len(shapes)] for i in range(count)]
 
@@ -108,7 +116,7 @@ def write_catalog(root: Path, boards: int, per_board: int) -> int:
         connector = load_connector(manifest)
         pack = root / "packs" / f"{connector.name}_bench"
         (pack / "boards").mkdir(parents=True)
-        (pack / "pack.yml").write_text(yaml.safe_dump({"connector": connector.name, "dialect": "duckdb", "targets": TARGETS}))
+        (pack / "pack.yml").write_text(yaml.safe_dump({"connector": connector.name, "dialect": "duckdb", "targets": TARGETS, "timezone": ZONE}))
         shapes = queries_for(connector, boards * per_board)
         for b in range(boards):
             queries, charts = {}, {}
@@ -172,6 +180,7 @@ def static_in_process(root: Path) -> tuple[float, int]:
     from pytest_dashpacks.packs import board_files
     from pytest_dashpacks.session import DashpacksSession
     from pytest_dashpacks.settings import Settings
+    from pytest_dashpacks.zonebuckets import zone_item_applies
 
     settings = Settings(True, False, None, root, ("UTC",), 1000, 10.0, None, None, None, None, None)
     session = DashpacksSession(settings)
@@ -188,6 +197,8 @@ def static_in_process(root: Path) -> tuple[float, int]:
                 contexts += [("schema", CheckContext(session, pack, board, query, v.name)) for v in versions]
                 contexts.append(("bindings", CheckContext(session, pack, board, query)))
                 contexts += [("transpile", CheckContext(session, pack, board, query, t)) for t in pack.targets]
+                if zone_item_applies(pack, versions):
+                    contexts.append(("zone", CheckContext(session, pack, board, query)))
     start = time.perf_counter()
     for check, ctx in contexts:
         try:
@@ -211,7 +222,7 @@ def main() -> None:
         # Every item kind is collected (collection builds all nodes); the timed run selects the static checks.
         all_wall, out = run(common + ["--collect-only"], root)
         everything = re.search(r"(\d+) tests? collected in ([\d.]+)s", out)
-        static = ["-m", "dashpacks_load or dashpacks_syntax or dashpacks_schema or dashpacks_bindings or dashpacks_transpile"]
+        static = ["-m", "dashpacks_load or dashpacks_syntax or dashpacks_schema or dashpacks_bindings or dashpacks_transpile or dashpacks_zone"]
         collect_wall, out = run(common + static + ["--collect-only"], root)
         collected = re.search(r"(\d+)/\d+ tests? collected \(\d+ deselected\) in ([\d.]+)s", out)
         items, collect_reported = int(collected.group(1)), float(collected.group(2))

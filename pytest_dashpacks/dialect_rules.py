@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Any, TYPE_CHECKING, Callable
 
 from .errors import SqlExcerpt
 from .sqlanalysis import Problem
@@ -88,7 +88,7 @@ _JINJA_QUOTED_HINT = "a Jinja variable renders as a SQL literal, and inside quot
 _JINJA_UNIT_HINT = "with a Jinja variable, the unit goes inside the quotes too: INTERVAL '{{ days }} days'"
 
 
-def dialect_violations(sql: str, dialect: str) -> list[Problem]:
+def dialect_violations(sql: str, dialect: str, tokens: list[Any] | None = None) -> list[Problem]:
     """Constructs in ``sql`` that parse as ``dialect`` in sqlglot but that the warehouse rejects or
     misreads, in the order they appear, each located at its token in ``sql``."""
     active = frozenset(rule.name for rule in RULES if dialect in rule.dialects)
@@ -97,7 +97,8 @@ def dialect_violations(sql: str, dialect: str) -> list[Problem]:
     from sqlglot.dialects.dialect import Dialect
     from sqlglot.tokens import TokenType
 
-    tokens = Dialect.get_or_raise(dialect).tokenize(sql)
+    if tokens is None:
+        tokens = Dialect.get_or_raise(dialect).tokenize(sql)
     checks: dict[TokenType, Callable[[_Cursor], Problem | None]] = {}
     if any(name.startswith("interval-") for name in active):
         checks[TokenType.INTERVAL] = _interval

@@ -5,6 +5,7 @@ Nothing here reads files or runs SQL; checks receive these objects.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,15 @@ class TableSpec:
     columns: tuple[ColumnSpec, ...]
 
     def column(self, name: str) -> ColumnSpec | None:
-        lowered = name.lower()
-        return next((c for c in self.columns if c.name.lower() == lowered), None)
+        return self._by_name.get(name.lower())
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, ColumnSpec]:
+        """Columns by lower-cased name, the first of each name (the checks look columns up per node)."""
+        out: dict[str, ColumnSpec] = {}
+        for column in self.columns:
+            out.setdefault(column.name.lower(), column)
+        return out
 
     def role_columns(self, role: str) -> tuple[ColumnSpec, ...]:
         """The columns whose (declared or default) role is ``role``, in file order."""

@@ -58,14 +58,18 @@ def excerpt_at(sql: str, node: Any) -> SqlExcerpt:
     return SqlExcerpt(sql, 0, 0)
 
 
-def parse_query(sql: str, dialect: str) -> exp.Query:
-    """Parse a board query: exactly one SELECT/WITH statement, else :class:`RenderError`."""
-    import sqlglot
+def parse_query(sql: str, dialect: str, tokens: list[Any] | None = None) -> exp.Query:
+    """Parse a board query: exactly one SELECT/WITH statement, else :class:`RenderError`.
+    With ``tokens`` (the dialect's tokens of ``sql``), they are parsed instead of tokenizing again."""
     from sqlglot import exp
+    from sqlglot.dialects.dialect import Dialect
     from sqlglot.errors import ParseError, TokenError
 
     try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+        reader = Dialect.get_or_raise(dialect)
+        if tokens is None:
+            tokens = reader.tokenize(sql)
+        statements = [s for s in reader.parser().parse(tokens, sql) if s is not None]
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         line, col = first.get("line", 0), first.get("col", 0)

@@ -19,7 +19,7 @@ def check_syntax(ctx: CheckContext) -> None:
     session, pack, board, query = ctx.session, ctx.pack, ctx.board, ctx.query
     parsed = session.parsed(pack, board, query)
     try:
-        problems = dialect_violations(parsed.sql, pack.dialect)
+        problems = dialect_violations(parsed.sql, pack.dialect, list(parsed.tokens) or None)
     except Exception as exc:  # a rule that crashes is one located error, never a silent pass or a traceback
         raise CheckFailure(f"the {pack.dialect} dialect rules crashed on this query: {exc!r}", query.span,
                            defect_class="rendering") from None

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .checks.prerequisites import BLOCKED  # how a skipped item names the root cause it waits on
+
 SCHEMA_VERSION = "1"
 CLASSES = ("schema_drift", "timezone", "volume", "rendering", "narrative", "config")
 SEVERITY = {"low": 1, "medium": 2, "high": 3, "critical": 5}
@@ -41,6 +43,16 @@ class Outcome:
     defect_class: str
     message: str
     regression: str = ""  # the pinned defect id, for regression cases and marked tests
+    file: str = ""  # where the failure points (the YAML file, relative to the rootdir)
+    line: int = 0
+    hint: str = ""  # the failure's advice line (hint, fix or likely cause), if any
+
+    @property
+    def blocked_by(self) -> str:
+        """The node id of the root cause a skipped item waited on ('' unless it is blocked)."""
+        if self.outcome != "skipped" or not self.message.startswith(BLOCKED):
+            return ""
+        return self.message[len(BLOCKED):].split(": ", 1)[0]
 
 
 @dataclass
@@ -65,13 +77,15 @@ class StabilityReport:
         message = str(props.get("message", ""))
         if report.skipped and isinstance(report.longrepr, tuple):
             message = str(report.longrepr[2])
+            if message.startswith("Skipped: "):
+                message = message[len("Skipped: "):]
         previous = self.outcomes.get(report.nodeid)
         if previous is not None and previous.outcome == "failed":
             return  # a teardown never turns a failure into a pass
         self.outcomes[report.nodeid] = Outcome(
             report.nodeid, outcome, str(props.get("connector", "")), str(props.get("pack", "")),
             str(props.get("check", "regression")), str(props.get("defect_class", "config")), message,
-            str(props.get("regression", "")),
+            str(props.get("regression", "")), str(props.get("file", "")), int(props.get("line", 0) or 0), str(props.get("hint", "")),
         )
 
     # --- aggregates ------------------------------------------------------------
@@ -86,7 +100,9 @@ class StabilityReport:
         out: dict[str, Any] = {}
         for item in sorted(self.outcomes.values(), key=lambda o: o.nodeid):
             name = item.connector or _ledger_connector(self.ledger, item.regression) or "(none)"
-            entry = out.setdefault(name, {"classes": {}, "pinned": {"passing": 0, "failing": 0}})
+            entry = out.setdefault(name, {"classes": {}, "pinned": {"passing": 0, "failing": 0}, "blocked": 0})
+            if item.blocked_by:
+                entry["blocked"] += 1
             counts = entry["classes"].setdefault(item.defect_class, {"passed": 0, "failed": 0})
             if item.outcome in ("passed", "xfailed"):
                 counts["passed"] += 1
@@ -96,10 +112,23 @@ class StabilityReport:
                 entry["pinned"]["passing" if item.outcome == "passed" else "failing"] += 1
         return dict(sorted(out.items()))
 
-    def failures(self) -> list[dict[str, str]]:
+    def failures(self) -> list[dict[str, Any]]:
+        """Root causes: failed items, with where they point and the items they block."""
+        blocking: dict[str, list[str]] = {}
+        for item in self.outcomes.values():
+            if item.blocked_by:
+                blocking.setdefault(item.blocked_by, []).append(item.nodeid)
         return [
-            {"nodeid": o.nodeid, "connector": o.connector, "pack": o.pack, "check": o.check, "class": o.defect_class, "message": o.message}
+            {"nodeid": o.nodeid, "connector": o.connector, "pack": o.pack, "check": o.check, "class": o.defect_class, "message": o.message,
+             "file": o.file, "line": o.line, "hint": o.hint, "blocks": sorted(blocking.get(o.nodeid, []))}
             for o in sorted(self.outcomes.values(), key=lambda o: o.nodeid) if o.outcome == "failed"
+        ]
+
+    def blocked(self) -> list[dict[str, str]]:
+        """Items skipped behind a failing prerequisite, listed apart from the root causes."""
+        return [
+            {"nodeid": o.nodeid, "connector": o.connector, "check": o.check, "blocked_by": o.blocked_by, "message": o.message}
+            for o in sorted(self.outcomes.values(), key=lambda o: o.nodeid) if o.blocked_by
         ]
 
     def regressions(self) -> list[dict[str, str]]:
@@ -174,6 +203,7 @@ class StabilityReport:
             "totals": self.totals(),
             "connectors": self.connectors(),
             "failures": self.failures(),
+            "blocked": self.blocked(),
             "regressions": self.regressions(),
             "ledger": self.ranked_ledger(),
             "repeat_offenders": self.repeat_offenders() if self.history else [],
@@ -213,8 +243,12 @@ class StabilityReport:
             parts = [f"{cls} {c['passed']}/{c['failed']}" for cls, c in sorted(entry["classes"].items(), key=lambda kv: CLASSES.index(kv[0]) if kv[0] in CLASSES else 99)]
             pinned = entry["pinned"]
             pins = f"pinned {pinned['passing'] + pinned['failing']}" + (f" ({pinned['failing']} failing)" if pinned["failing"] else "")
+            blocked = [f"blocked {entry['blocked']}"] if entry.get("blocked") else []
             # Two spaces part from part; a part itself never breaks ("schema_drift 6/2").
-            rows.append((f"{name:<{column}}" + "  ".join(p.replace(" ", "\0") for p in [*parts, pins]), " " * column))
+            rows.append((f"{name:<{column}}" + "  ".join(p.replace(" ", "\0") for p in [*parts, pins, *blocked]), " " * column))
+        blocked_total = sum(entry.get("blocked", 0) for entry in connectors.values())
+        if blocked_total:
+            rows.append((f"blocked: {blocked_total} items skipped behind a failing root cause, counted once above (-rs lists them)", "    "))
         open_defects = [d for d in self.ranked_ledger() if d.get("status") == "open"]
         if open_defects:
             rows.append(("open ledger defects, ranked by severity x reports x recurrence:", "    "))

@@ -85,6 +85,9 @@ def pin_if_failed(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
     if report.failed and call.excinfo is not None:
         # The message travels with the report (to the xdist controller too) for the stability report.
         report.user_properties.append(("message", _first_line(call.excinfo.value, item)))
+        located = _located(call.excinfo.value, item.config.rootpath)
+        report.user_properties.extend(located)
+        item.user_properties.extend(located)  # JUnit XML writes the item's properties with its teardown report
         found = getattr(call.excinfo.value, "defect_class", None)
         if isinstance(item, DashpackItem) and item.check == "timezone" and found == "rendering":
             # A timezone item that finds nondeterminism reports a rendering defect, not a zone one.
@@ -100,6 +103,28 @@ def pin_if_failed(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
         report.sections.append(("dashpacks pin", pin.note))
         if pin.path is not None:
             item.config.stash[PINS_KEY].append(pin.note)
+
+
+_ADVICE = ("hint:", "fix:", "likely cause:", "filter them out:")
+
+
+def _located(error: BaseException, rootdir: Any) -> list[tuple[str, Any]]:
+    """``file``, ``line`` and ``hint`` of one of our failures, as report properties (JUnit XML and JSON show them)."""
+    from .errors import DashpacksError
+
+    if not isinstance(error, DashpacksError):
+        return []
+    out: list[tuple[str, Any]] = []
+    if error.span is not None:
+        try:
+            shown = error.span.path.resolve().relative_to(rootdir.resolve()).as_posix()
+        except ValueError:
+            shown = str(error.span.path)
+        out += [("file", shown), ("line", error.span.line)]
+    hint = next((d for d in error.details if d.startswith(_ADVICE)), "")
+    if hint:
+        out.append(("hint", hint))
+    return out
 
 
 def _first_line(error: BaseException, item: pytest.Item) -> str:

@@ -56,7 +56,7 @@ DYNAMIC = {
         "*boards/customers.yml:3: timezone?America/Los_Angeles?: the result is not deterministic: "
         "ORDER BY charges DESC LIMIT 3 cuts through tied rows (charges = 1), so which rows come back changes from run to run",
         "  fix: add a tie-breaker that is unique per row to the ORDER BY, e.g. ORDER BY charges DESC, customer_id",
-        "*SKIPPED*blocked by timezone?America/Los_Angeles?: the result is not deterministic*",
+        "*SKIPPED*blocked by tied_limit/boards/customers.yml::top_customers::timezone?America/Los_Angeles?: the result is not deterministic*",
     ]),
     "integer_division": ("not property", ["pack.yml::kpi[daily_gross]"], [
         "*pack.yml:10: kpi?daily_gross?: kpi daily_gross: bucket 2024-03-10 (day, America/New_York) is 136 in the query, expected 136.8",

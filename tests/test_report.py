@@ -32,7 +32,9 @@ def test_terminal_section_and_json(packs, pytester):
     result.stdout.fnmatch_lines([
         "*= dashpacks stability =*",
         "connector  defect class passed/failed",
-        "zendesk    schema_drift 6/1  rendering 3/0  config 4/0  pinned 0",
+        "zendesk    schema_drift 6/1  rendering 3/0  config 4/0  pinned 0  blocked 2",
+        "blocked: 2 items skipped behind a failing root cause, counted once above (-rs",
+        "    lists them)",
     ])
     report = json.loads((pytester.path / "out/report.json").read_text())
     jsonschema.validate(report, schema())
@@ -131,7 +133,9 @@ def test_stability_section_fits_80_columns(packs, pytester):
     assert section and all(len(line) <= 80 for line in section), [line for line in section if len(line) > 80]
     result.stdout.fnmatch_lines([
         "zendesk    schema_drift 2/1  timezone * volume * rendering * config *",
-        "           pinned 0",
+        "           pinned 0  blocked *",
+        "blocked: * items skipped behind a failing root cause, counted once above (-rs",
+        "    lists them)",
         "open ledger defects, ranked by severity x reports x recurrence:",
         "  DEF-8      score   60  critical reports  12  recurrence 1  zendesk: Backlog",
         "             counts deleted tickets and merged duplicates on the support",

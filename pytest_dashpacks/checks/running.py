@@ -13,7 +13,7 @@ from ..errors import CheckFailure, CheckSkipped, DashpacksError, SqlExcerpt
 from ..fixturedb import QueryResult, Sandbox, bad_numbers, row_multiset
 from ..model import KpiContract
 from . import CheckContext, register
-from .prerequisites import require_resolved, require_runs, require_zone_clean
+from .prerequisites import blocked, require_resolved, require_runs, require_zone_clean
 
 
 def runnable(ctx: CheckContext, version: Any, *, runs: bool = True) -> str:
@@ -110,7 +110,7 @@ def check_timezone(ctx: CheckContext) -> None:
     if unstable is not None:
         reporter = ctx.session.settings.item_zones(ctx.pack.timezone)[0]
         if ctx.param != reporter:
-            raise CheckSkipped(f"blocked by timezone[{reporter}]: {unstable.message}")
+            raise blocked(f"{ctx.session.query_nodeid(ctx.query)}::timezone[{reporter}]", unstable.message)
         raise unstable
     baseline = run(ctx, sandbox, sql, "in a UTC session", "UTC")
     other = run(ctx, sandbox, sql, f"in a {ctx.param} session", ctx.param)

@@ -134,7 +134,7 @@ def format_failure(error: DashpacksError, rootdir: Path, check: str) -> str:
             lines.extend("    " + line for line in sql_lines)
         else:
             lines.append("  SQL:")
-            lines.extend("    " + line for line in error.sql.sql.strip().splitlines()[:12])
+            lines.extend("    " + line for line in _readable(error.sql.sql).splitlines()[:40])
     elif error.span is not None and error.span.line:
         try:
             text = error.span.path.read_text("utf-8", errors="replace")
@@ -146,6 +146,19 @@ def format_failure(error: DashpacksError, rootdir: Path, check: str) -> str:
             lines.extend("    " + line for line in yaml_lines)
     # Files under the rootdir are named relative to it, like pytest names nodes.
     return "\n".join(lines).replace(f"{rootdir}/", "")
+
+
+def _readable(sql: str) -> str:
+    """SQL to show without a caret: the one-line DuckDB text the data items ran, laid out on lines."""
+    text = sql.strip()
+    if "\n" in text or len(text) <= 100:
+        return text
+    try:
+        import sqlglot
+
+        return sqlglot.transpile(text, read="duckdb", write="duckdb", pretty=True)[0]
+    except Exception:  # not DuckDB SQL after all: show it as it is
+        return text
 
 
 def rule_matches(rule: CheckRule, item_name: str, board: str | None, query: str | None) -> bool:

@@ -48,3 +48,41 @@ def test_a_typo_fails_one_item_and_blocks_the_rest(packs, pytester, workers):
     assert len(failed) == 1
     properties = {p.get("name"): p.get("value") for p in failed[0].iter("property")}
     assert (properties["file"], properties["line"]) == ("packs/demo/boards/support.yml", "14")
+
+
+def test_a_kpi_failure_points_at_the_bucket_expression_and_gives_the_fix(pytester):
+    import shutil
+
+    from conftest import EXAMPLES
+
+    shutil.copytree(EXAMPLES / "defects" / "wrong_zone_bucketing", pytester.path / "wrong")
+    manifest = pytester.path / "wrong" / "pack.yml"  # let the KPI oracle speak, not the static zone item
+    manifest.write_text(manifest.read_text() + 'checks:\n  skip: [{check: zone, query: "*", reason: "test the oracle"}]\n')
+    result = pytester.runpytest("--dashpacks", "wrong", "-k", "kpi", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, deselected=result.parseoutcomes()["deselected"])
+    result.stdout.fnmatch_lines([
+        "wrong/pack.yml:7: kpi?daily_net_revenue?: kpi daily_net_revenue: bucket 2024-01-01 (day, America/New_York) is *",
+        "  bucket: wrong/boards/revenue.yml:4: day in revenue.daily",
+        "  likely cause: bucketed by the UTC day, not America/New_York",
+        "  fix: CAST((created AT TIME ZONE 'UTC') AT TIME ZONE 'America/New_York' AS DATE)",
+        "*  SQL:",
+        "    > 1 | SELECT CAST(created AS DATE) AS day, SUM(amount) / 100.0 AS net_revenue",
+    ])
+
+
+def test_data_item_failures_show_the_sql_on_several_lines(pytester):
+    import shutil
+
+    from conftest import EXAMPLES
+
+    shutil.copytree(EXAMPLES / "defects" / "session_zone", pytester.path / "zone")
+    manifest = pytester.path / "zone" / "pack.yml"
+    manifest.write_text(manifest.read_text() + 'checks:\n  skip: [{check: zone, query: "*", reason: "test the data item"}]\n')
+    result = pytester.runpytest("--dashpacks", "zone", "-k", "Kolkata", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines([
+        "  SQL:",
+        "    SELECT",
+        "      CAST(created_at AT TIME ZONE 'UTC' AS DATE) AS day,",
+        "      COUNT(*) AS tickets",
+        "    FROM zendesk.ticket",
+    ])

@@ -49,7 +49,7 @@ def check_kpi(ctx: CheckContext) -> None:
     from .. import oracle
 
     kpi = _kpi(ctx)
-    _, _, sql = _query(ctx, kpi)
+    board, query, sql = _query(ctx, kpi)
     session, pack = ctx.session, ctx.pack
     version = session.versions(pack)[-1]
     rows = session.dataset(pack, version, "boundary")
@@ -77,11 +77,48 @@ def check_kpi(ctx: CheckContext) -> None:
     if moved:
         details.append("rows that move between buckets with the zone:")
         details += [f"  {line}" for line in moved[:6]]
+    bucket, excerpt = bucket_expression(session, pack, board, query, kpi)
+    if bucket is not None:
+        details.insert(0, f"bucket: {bucket.location()}: {kpi.time_column} in {kpi.board}.{kpi.query}")
+        fix = bucket_fix(session, pack, board, query, version, kpi, cause)
+        if fix:
+            details.insert(2, f"fix: {fix}")
     raise CheckFailure(
         f"kpi {kpi.name}: bucket {first.bucket} ({kpi.grain}, {pack.timezone}) is {_value(first.actual)} in the query, "
         f"expected {_value(first.expected)}",
-        kpi.span, sql=SqlExcerpt(sql), details=tuple(details), defect_class="timezone",
+        kpi.span, sql=excerpt or SqlExcerpt(sql), details=tuple(details), defect_class="timezone",
     )
+
+
+def bucket_expression(session: Any, pack: Any, board: Any, query: Any, kpi: KpiContract) -> tuple[Any, Any]:
+    """Where the query computes the KPI's time column: its board-file span and the SQL as written,
+    with a caret under it (None, None when the outermost SELECT does not name it)."""
+    from sqlglot import exp
+
+    from ..sqlanalysis import excerpt_at
+
+    parsed = session.parsed(pack, board, query)
+    selects = parsed.ast.selects if isinstance(parsed.ast, exp.Select) else []
+    node = next((s for s in selects if s.alias_or_name.lower() == kpi.time_column.lower()), None)
+    if node is None:
+        return None, None
+    excerpt = excerpt_at(parsed.sql, node.this if isinstance(node, exp.Alias) else node)
+    if not excerpt.line:
+        return None, None
+    return session.yaml_span(pack, board, query, excerpt.line, excerpt.column), excerpt
+
+
+def bucket_fix(session: Any, pack: Any, board: Any, query: Any, version: Any, kpi: KpiContract, cause: str) -> str:
+    """The corrected bucket expression when the likely cause is the zone (the zone item's rewrite)."""
+    if not cause.startswith(("bucketed by the UTC day", "reads the stored timestamps")):
+        return ""
+    from .zone import zone_findings
+
+    try:
+        findings = zone_findings(session, pack, board, query)
+    except (CheckSkipped, DashpacksError):
+        return ""
+    return findings[0][0].fix if findings else ""
 
 
 def _value(value: float | None) -> str:

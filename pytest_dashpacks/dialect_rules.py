@@ -164,6 +164,8 @@ def _interval(cur: _Cursor) -> Problem | None:
     if amount is None or amount.token_type.name not in ("NUMBER", "STRING"):
         return None  # an expression, a parameter or a precision: not a literal to judge
     after = cur.at(offset + 1)
+    if after is not None and after.token_type.name in ("STAR", "PLUS", "DASH", "SLASH", "MOD", "DPIPE", "L_PAREN"):
+        return None  # the amount is an expression (INTERVAL 7 * 24 HOUR): not a literal to judge
     after_text = after.text if after is not None and after.token_type.name not in ("STRING", "IDENTIFIER") else ""
     word = after_text.upper()
     unknown_word = after is not None and after.token_type.name == "VAR" and word not in _PARTS

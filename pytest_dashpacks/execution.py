@@ -99,9 +99,9 @@ def resolved_in_dialect(ast: exp.Query, dialect: str, schema: Any, default_schem
         tree = annotate_types(tree, schema=schema, dialect=dialect)
     except Exception:  # sqlglot cannot resolve some exotic SQL: run it as written
         return ast
-    if dialect in ("postgres", "redshift"):
+    if dialect == "postgres":
         for total in tree.find_all(exp.Sum):
-            # SUM(bigint) is NUMERIC on both, so SUM(cents) / 100 keeps its cents there.
+            # SUM(bigint) is NUMERIC in PostgreSQL, so SUM(cents) / 100 keeps its cents (Redshift's is BIGINT).
             if total.this is not None and total.this.type is not None and total.this.type.is_type("bigint"):
                 total.type = exp.DataType.build("decimal")
     for select, name in zip(tree.selects, names):
@@ -199,17 +199,18 @@ def _duckdb_fixups(ast: exp.Query, dialect: str, source_sql: str = "") -> exp.Qu
 
     if dialect in ("postgres", "redshift") and source_sql:
         # to_char: sqlglot maps its pattern to strftime when parsing and misses Month/Mon/Day/Dy and FM,
-        # so the pattern is read again from the SQL as written.
-        calls = list(ast.find_all(exp.TimeToStr, bfs=False))
-        patterns = to_char_patterns(source_sql, dialect)
-        if len(calls) == len(patterns):
-            for node, pattern in zip(calls, patterns):
-                if pattern is None or node.this is None:
-                    continue
-                if node.this.type is not None and node.this.type.is_type(*exp.DataType.NUMERIC_TYPES):
-                    node.replace(_number_text(node.this.copy(), pattern))
-                else:
-                    node.replace(_to_char(node.this.copy(), pattern))
+        # so the pattern is read again from the SQL as written, from the call around the same argument.
+        calls = to_char_calls(source_sql, dialect)
+        for node in list(ast.find_all(exp.TimeToStr)):
+            pattern = _pattern_of(node, calls)
+            if pattern is None or node.this is None:
+                continue
+            if node.this.type is not None and node.this.type.is_type(*exp.DataType.NUMERIC_TYPES):
+                node.replace(_number_text(node.this.copy(), pattern))
+                continue
+            replacement = _to_char(node.this.copy(), pattern)
+            if replacement is not None:  # else a pattern letter it does not know: keep sqlglot's reading
+                node.replace(replacement)
 
     for node in list(ast.find_all(exp.Trunc)):
         # Redshift TRUNC(timestamp) is the timestamp's date (DuckDB's trunc is numeric only).
@@ -267,23 +268,16 @@ def _duckdb_fixups(ast: exp.Query, dialect: str, source_sql: str = "") -> exp.Qu
     return ast
 
 
-# Postgres to_char template patterns -> (strftime code, width when not FM, case): longest first.
-_TO_CHAR = [
-    ("HH24", "%H", 0, ""), ("HH12", "%I", 0, ""), ("IYYY", "%G", 0, ""), ("YYYY", "%Y", 0, ""), ("MONTH", "%B", 9, "upper"),
-    ("Month", "%B", 9, ""), ("month", "%B", 9, "lower"), ("DAY", "%A", 9, "upper"), ("Day", "%A", 9, ""), ("day", "%A", 9, "lower"),
-    ("MON", "%b", 0, "upper"), ("Mon", "%b", 0, ""), ("mon", "%b", 0, "lower"), ("DY", "%a", 0, "upper"), ("Dy", "%a", 0, ""),
-    ("dy", "%a", 0, "lower"), ("DDD", "%j", 0, ""), ("YY", "%y", 0, ""), ("MM", "%m", 0, ""), ("DD", "%d", 0, ""), ("HH", "%I", 0, ""),
-    ("MI", "%M", 0, ""), ("SS", "%S", 0, ""), ("IW", "%V", 0, ""), ("AM", "%p", 0, ""), ("PM", "%p", 0, ""),
-]
 
 
-def to_char_patterns(sql: str, dialect: str) -> list[str | None]:
-    """The pattern of each ``to_char(x, 'pattern')`` call as written, in the order of the text."""
+def to_char_calls(sql: str, dialect: str) -> list[tuple[int, int, str]]:
+    """(start, end, pattern) of each ``to_char(x, 'pattern')`` call as written: the character span of
+    its arguments and its pattern literal."""
     from sqlglot.dialects.dialect import Dialect
     from sqlglot.tokens import TokenType
 
     tokens = Dialect.get_or_raise(dialect).tokenize(sql)
-    out: list[str | None] = []
+    out: list[tuple[int, int, str]] = []
     for i, token in enumerate(tokens[:-1]):
         if token.text.upper() != "TO_CHAR" or tokens[i + 1].token_type != TokenType.L_PAREN:
             continue
@@ -293,19 +287,47 @@ def to_char_patterns(sql: str, dialect: str) -> list[str | None]:
             if depth == 1 and inner.token_type == TokenType.STRING:
                 last = inner.text
             if depth == 0:
+                if last is not None:
+                    out.append((tokens[i + 1].start, inner.end, last))
                 break
-        out.append(last)
     return out
 
 
+def _pattern_of(node: Any, calls: list[tuple[int, int, str]]) -> str | None:
+    """The pattern of the innermost call whose arguments hold the node's first positioned identifier."""
+    from sqlglot import exp
+
+    start = next((i.meta["start"] for i in node.this.find_all(exp.Identifier) if "start" in i.meta), None) if node.this else None
+    if start is None:
+        return None
+    around = [c for c in calls if c[0] <= start <= c[1]]
+    return min(around, key=lambda c: c[1] - c[0])[2] if around else None
+
+
+# Postgres to_char template patterns -> (strftime code, width when not FM, case). Names and AM/PM keep
+# their case in the output, so they match case-sensitively; the others match in any case.
+_TO_CHAR_CASED = [
+    ("MONTH", "%B", 9, "upper"), ("Month", "%B", 9, ""), ("month", "%B", 9, "lower"),
+    ("DAY", "%A", 9, "upper"), ("Day", "%A", 9, ""), ("day", "%A", 9, "lower"),
+    ("MON", "%b", 0, "upper"), ("Mon", "%b", 0, ""), ("mon", "%b", 0, "lower"),
+    ("DY", "%a", 0, "upper"), ("Dy", "%a", 0, ""), ("dy", "%a", 0, "lower"),
+    ("AM", "%p", 0, ""), ("PM", "%p", 0, ""), ("am", "%p", 0, "lower"), ("pm", "%p", 0, "lower"),
+]
+_TO_CHAR_ANY_CASE = [
+    ("HH24", "%H"), ("HH12", "%I"), ("IYYY", "%G"), ("YYYY", "%Y"), ("DDD", "%j"), ("YY", "%y"), ("MM", "%m"),
+    ("DD", "%d"), ("HH", "%I"), ("MI", "%M"), ("SS", "%S"), ("IW", "%V"), ("Q", "quarter"),
+]
+
+
 def _to_char(value: Any, pattern: str) -> Any:
-    """Postgres ``to_char(timestamp, pattern)`` as a DuckDB string expression, padding and case included."""
+    """Postgres ``to_char(timestamp, pattern)`` as a DuckDB string expression, padding and case included;
+    None for a pattern letter this does not know."""
     from sqlglot import exp
 
     parts: list[Any] = []
     i, fill = 0, False
     while i < len(pattern):
-        if pattern.startswith("FM", i):
+        if pattern[i : i + 2].upper() == "FM":
             fill, i = True, i + 2
             continue
         if pattern[i] == '"':  # quoted literal text
@@ -314,15 +336,21 @@ def _to_char(value: Any, pattern: str) -> Any:
             parts.append(exp.Literal.string(pattern[i + 1 : end]))
             i, fill = end + 1, False
             continue
-        match = next((t for t in _TO_CHAR if pattern.startswith(t[0], i)), None)
-        if match is None:
+        cased = next((t for t in _TO_CHAR_CASED if pattern.startswith(t[0], i)), None)
+        plain = None if cased else next((t for t in _TO_CHAR_ANY_CASE if pattern[i : i + len(t[0])].upper() == t[0]), None)
+        if cased is None and plain is None:
+            if pattern[i].isalpha():
+                return None
             parts.append(exp.Literal.string(pattern[i]))
             i += 1
             continue
-        token, code, width, case = match
-        if fill and code in ("%d", "%m", "%H", "%I"):
-            code = code.replace("%", "%-")  # FM drops leading zeros
-        piece: Any = exp.Anonymous(this="strftime", expressions=[value.copy(), exp.Literal.string(code)])
+        token, code, width, case = cased if cased else (plain[0], plain[1], 0, "")
+        if code == "quarter":
+            piece: Any = exp.cast(exp.Anonymous(this="quarter", expressions=[value.copy()]), "VARCHAR")
+        else:
+            if fill and code in ("%d", "%m", "%H", "%I"):
+                code = code.replace("%", "%-")  # FM drops leading zeros
+            piece = exp.Anonymous(this="strftime", expressions=[value.copy(), exp.Literal.string(code)])
         if case:
             piece = exp.Anonymous(this=case, expressions=[piece])
         if width and not fill:

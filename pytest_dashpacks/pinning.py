@@ -356,7 +356,7 @@ def pinned_case(
     path = next(p for p in board_files(pack.directory) if p.stem == record["board"])
     board = session.board(path, pack.directory)
     query = board.query(record["query"])
-    sql = session.runnable(pack, board, query)
+    sql = session.runnable(pack, board, query, version)
     instant = dt.datetime.fromisoformat(record["now"]) if record.get("now") else None
     rows: Rows = {key: list(table_rows) for key, table_rows in record["rows"].items()}
     budget = Budget(SHRINK_RUNS, SHRINK_SECONDS)

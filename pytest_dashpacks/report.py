@@ -184,7 +184,7 @@ class StabilityReport:
         """Failed items per connector over the complete runs it appears in, oldest first (see ``trend_runs``)."""
         runs = self.trend_runs()
         names = sorted({c for run in runs for c in run["connectors"]})
-        return {name: [run["connectors"][name]["failed"] for run in runs if name in run["connectors"]] for name in names}
+        return {name: [int(run["connectors"][name].get("failed", 0)) for run in runs if name in run["connectors"]] for name in names}
 
     def trend_times(self) -> dict[str, list[str | None]]:
         """The ``time`` of each point of ``trends()``, connector by connector."""

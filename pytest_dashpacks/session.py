@@ -231,13 +231,13 @@ class DashpacksSession:
 
     def schema_problems(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> list[Any]:
         """What the ``schema[<connector>@<version>]`` item finds (RenderError when the query does not parse)."""
-        from .sqlanalysis import compares_expressions, schema_problems, type_and_value_problems
+        from .sqlanalysis import compares_expressions, type_and_value_problems
 
         def build() -> list[Any]:
             parsed = self.parsed(pack, board, query)
             catalog = self.catalog(pack, version)
             connector = self.connector(pack)
-            problems = schema_problems(parsed.ast, parsed.sql, version, catalog.models, connector.schema)
+            problems = self.resolution_problems(pack, board, query, version)
             if not problems:
                 tree = self.qualified(pack, board, query, version)
                 if compares_expressions(tree):  # column-to-column comparisons need types; literals do not
@@ -247,12 +247,24 @@ class DashpacksSession:
 
         return self._memo(("schema-problems", board.path, query.name, version.name), build)
 
+    def resolution_problems(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> list[Any]:
+        """Tables and columns the query names that ``version`` lacks (the part of ``schema`` items that
+        other items need: compared values and types do not stop a query from running)."""
+        from .sqlanalysis import schema_problems
+
+        def build() -> list[Any]:
+            parsed = self.parsed(pack, board, query)
+            catalog = self.catalog(pack, version)
+            return schema_problems(parsed.ast, parsed.sql, version, catalog.models, self.connector(pack).schema)
+
+        return self._memo(("resolution-problems", board.path, query.name, version.name), build)
+
     def seed_failure(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> DashpacksError | None:
         """Why the query does not run on ``version``'s seed in DuckDB (what ``execute`` reports), or None."""
         key = ("seed-failure", board.path, query.name, version.name)
         if key not in self._cache:
             try:
-                self.sandbox(pack, version, "seed").run(self.runnable(pack, board, query))
+                self.sandbox(pack, version, "seed").run(self.runnable(pack, board, query, version))
                 self._cache[key] = None
             except DashpacksError as exc:
                 self._cache[key] = exc
@@ -302,15 +314,16 @@ class DashpacksSession:
 
         return self._memo(("fixture-db", connector.path, version.name), build)
 
-    def runnable(self, pack: Pack, board: Board, query: Query) -> str:
-        """The query as DuckDB SQL (CheckSkipped when a construct cannot run in DuckDB)."""
+    def runnable(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion | None = None) -> str:
+        """The query as DuckDB SQL for ``version`` (default: the newest the pack checks), its names
+        resolved against that version (CheckSkipped when a construct cannot run in DuckDB)."""
         from .execution import runnable_sql
 
-        key = ("runnable", board.path, query.name)
+        version = version or self.versions(pack)[-1]
+        key = ("runnable", board.path, query.name, version.name)
         if key not in self._cache:
-            newest = self.versions(pack)[-1]
             self._cache[key] = runnable_sql(
-                self.fresh_ast(pack, board, query), pack.dialect, self.runnable_schema(pack, newest), self.connector(pack).schema,
+                self.fresh_ast(pack, board, query), pack.dialect, self.runnable_schema(pack, version), self.connector(pack).schema,
                 self.parsed(pack, board, query).sql,
             )
         return self._cache[key]

@@ -49,6 +49,7 @@ CASES = [
      "snowflake rejects an aggregate FILTER (WHERE ...): move the condition inside, SUM(CASE WHEN condition THEN x END)"),
     # BigQuery: INTERVAL <amount> <singular date part>; no ::, ILIKE, DISTINCT ON or FILTER
     ("bigquery", "SELECT DATE_SUB(d, INTERVAL 90) FROM t", "bigquery rejects INTERVAL without a date part: write INTERVAL 90 DAY"),
+    ("bigquery", "SELECT TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 7 * 24 HOUR) AS t FROM t", None),  # an amount expression
     ("bigquery", "SELECT DATE_SUB(d, INTERVAL '90') FROM t", "bigquery rejects INTERVAL without a date part: write INTERVAL 90 DAY"),
     ("bigquery", "SELECT DATE_SUB(d, INTERVAL '90 days') FROM t",
      "bigquery rejects a unit inside the INTERVAL string: write INTERVAL 90 DAY"),

@@ -156,3 +156,10 @@ def test_report_write_errors_are_warnings(packs, pytester):
         "dashpacks warning: history not written (*): blocker/history.jsonl",
     ])
     assert "INTERNALERROR" not in result.stdout.str()
+
+
+def test_a_history_line_whose_connector_lacks_counts_does_not_crash_the_trend():
+    from pytest_dashpacks.report import StabilityReport
+
+    report = StabilityReport(history=[{"complete": True, "connectors": {"stripe": {}}}])
+    assert report.trends() == {"stripe": [0]}

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, outcomes_by_node
 from pytest_dashpacks.execution import runnable_sql, tie_probe
 from pytest_dashpacks.session import DashpacksSession
 from pytest_dashpacks.settings import Settings
@@ -80,6 +80,7 @@ def test_bigquery_groups_by_the_select_alias_that_shadows_a_column():
         ("redshift", "SELECT SUM(x) / COUNT(*) AS avg_x FROM s.t", [(7,)]),
         ("postgres", "SELECT SUM(cents / 100) AS dollars FROM s.t", [(21,)]),  # each row loses its cents
         ("postgres", "SELECT SUM(cents) / 100 AS dollars FROM s.t", [(Decimal("22.5"),)]),  # SUM(bigint) is NUMERIC
+        ("redshift", "SELECT SUM(cents) / 100 AS dollars FROM s.t", [(22,)]),  # but BIGINT on Redshift (r_SUM)
         ("bigquery", "SELECT SUM(x) / COUNT(*) AS avg_x FROM s.t", [(22 / 3,)]),  # `/` is FLOAT64
         ("snowflake", "SELECT SUM(x) / COUNT(*) AS avg_x FROM s.t", [(22 / 3,)]),  # NUMBER(.., 6) there: 7.333333
     ],
@@ -146,6 +147,12 @@ NY = "'America/New_York'"
                                                   ("March 2024", "Mar 01", "1,234,567.46")], id="postgres to_char"),
         pytest.param("postgres", "SELECT to_char(created, 'Month') AS m FROM s.t ORDER BY created LIMIT 1", [("February ",)],
                      id="postgres to_char pads Month to 9"),
+        pytest.param("postgres", "WITH a AS (SELECT to_char(created, 'YYYY') AS y FROM s.t) "
+                     "SELECT to_char(MIN(created), 'Mon') AS m, (SELECT MAX(y) FROM a) AS y FROM s.t", [("Feb", "2024")],
+                     id="postgres to_char patterns stay with their calls across a CTE"),
+        pytest.param("postgres", "SELECT to_char(created, 'yyyy-mm-dd') AS d, to_char(created, 'YYYY-\"Q\"Q') AS q FROM s.t ORDER BY created",
+                     [("2024-02-01", "2024-Q1"), ("2024-02-15", "2024-Q1"), ("2024-03-01", "2024-Q1")],
+                     id="postgres to_char lower-case patterns and quarters"),
     ],
 )
 def test_warehouse_functions_keep_their_meaning(dialect, sql, expected):
@@ -293,3 +300,71 @@ def test_bigquery_timestamp_trunc_and_format_timestamp_below_a_day_keep_their_zo
         rows = [(start.astimezone(ZoneInfo("UTC")).replace(tzinfo=None), label) for start, label in run(sql, "bigquery", zone)]
         assert rows == [(dt.datetime(2024, 2, 1, 4, 0), "2024-01-31 23:00"), (dt.datetime(2024, 2, 15, 12, 0), "2024-02-15 07:00"),
                         (dt.datetime(2024, 3, 1, 3, 0), "2024-02-29 22:00")]
+
+
+TIE_PACK = """\
+connector: stripe
+dialect: postgres
+schema_versions: ["2025-07"]
+"""
+
+
+def test_a_limit_whose_tied_rows_look_the_same_is_not_nondeterminism(packs, pytester):
+    packs({
+        "packs/p/pack.yml": TIE_PACK,
+        "packs/p/boards/b.yml": """\
+queries:
+  first_status: |
+    SELECT status FROM stripe.charge ORDER BY status LIMIT 1
+  top: |
+    SELECT customer_id, COUNT(*) AS charges FROM stripe.charge GROUP BY customer_id ORDER BY charges DESC LIMIT 1
+charts:
+  a: {type: table, query: first_status}
+  b: {type: table, query: top}
+rows: [a, b]
+""",
+    })
+    result = pytester.runpytest("--dashpacks", "packs", "-k", "timezone", "-p", "no:cacheprovider", "-rA")
+    outcomes = outcomes_by_node(result)
+    # Equal rows on both sides of the cut come back the same whichever the engine picks.
+    assert outcomes["packs/p/boards/b.yml::first_status::timezone[America/Los_Angeles]"] == "PASSED"
+    assert outcomes["packs/p/boards/b.yml::top::timezone[America/Los_Angeles]"] == "FAILED"
+
+
+def test_each_version_runs_the_query_resolved_against_that_version(packs, pytester):
+    # current_period_start moved from subscription_history to subscription_item in 2025-07: the bare
+    # column reads each version's own table, so both execute items run.
+    packs({
+        "packs/p/pack.yml": 'connector: stripe\ndialect: postgres\nschema_versions: ["2023-10", "2025-07"]\n',
+        "packs/p/boards/b.yml": """\
+queries:
+  periods: |
+    SELECT s.id, current_period_start
+    FROM stripe.subscription_history s JOIN stripe.subscription_item si ON si.subscription_id = s.id
+charts:
+  a: {type: table, query: periods}
+rows: [a]
+""",
+    })
+    result = pytester.runpytest("--dashpacks", "packs", "-k", "execute", "-p", "no:cacheprovider", "-rA")
+    outcomes = outcomes_by_node(result)
+    assert outcomes["packs/p/boards/b.yml::periods::execute[stripe@2023-10]"] == "PASSED"
+    assert outcomes["packs/p/boards/b.yml::periods::execute[stripe@2025-07]"] == "PASSED"
+
+
+def test_an_accepted_values_finding_or_an_opted_out_schema_item_blocks_nothing(packs, pytester):
+    packs({
+        "packs/p/pack.yml": TIE_PACK + 'checks:\n  skip: [{check: "schema[*]", query: "b.by_status", reason: "our account has disputed"}]\n',
+        "packs/p/boards/b.yml": """\
+queries:
+  by_status: |
+    SELECT status, COUNT(*) AS charges FROM stripe.charge WHERE status IN ('succeeded', 'disputed') GROUP BY status
+charts:
+  a: {type: bar, query: by_status, x: status, y: charges}
+rows: [a]
+""",
+    })
+    result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider", "--dashpacks-large-rows", "100", "-rs")
+    assert "blocked by" not in result.stdout.str()
+    outcomes = result.parseoutcomes()
+    assert outcomes["skipped"] == 1 and outcomes["passed"] > 10 and "failed" not in outcomes

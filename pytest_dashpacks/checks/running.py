@@ -13,7 +13,7 @@ from ..errors import CheckFailure, CheckSkipped, DashpacksError, SqlExcerpt
 from ..fixturedb import QueryResult, Sandbox, bad_numbers, row_multiset
 from ..model import KpiContract
 from . import CheckContext, register
-from .prerequisites import blocked, require_resolved, require_runs, require_zone_clean
+from .prerequisites import blocked, opted_out, require_resolved, require_runs, require_zone_clean
 
 
 def runnable(ctx: CheckContext, version: Any, *, runs: bool = True) -> str:
@@ -24,7 +24,7 @@ def runnable(ctx: CheckContext, version: Any, *, runs: bool = True) -> str:
         require_runs(ctx.session, ctx.pack, ctx.board, ctx.query, version)
     else:
         require_resolved(ctx.session, ctx.pack, ctx.board, ctx.query, version)
-    return ctx.session.runnable(ctx.pack, ctx.board, ctx.query)
+    return ctx.session.runnable(ctx.pack, ctx.board, ctx.query, version)
 
 
 def run_located(sandbox: Sandbox, sql: str, span: Any, what: str = "", zone: str | None = None) -> QueryResult:
@@ -57,7 +57,7 @@ def remember(ctx: CheckContext, version: Any, data: Any, zone: str, defect_class
     """Note what the item runs on, so --dashpacks-pin-dir can write a reproducing regression case."""
     assert ctx.board is not None and ctx.query is not None
     rows = ctx.session.dataset(ctx.pack, version, data) if isinstance(data, str) else data
-    tables = ctx.session.tables_read(ctx.pack, version, ctx.session.runnable(ctx.pack, ctx.board, ctx.query), None)
+    tables = ctx.session.tables_read(ctx.pack, version, ctx.session.runnable(ctx.pack, ctx.board, ctx.query, version), None)
     ctx.record.update(
         board=ctx.board.stem, query=ctx.query.name, version=version.name, timezone=zone, **{"class": defect_class},
         rows={key: rows.get(key, []) for key in tables}, **extra,
@@ -108,7 +108,8 @@ def check_timezone(ctx: CheckContext) -> None:
     # Ties are a matter of data: look for them in the seed and in the boundary rows.
     unstable = unstable_result(ctx, ctx.session.sandbox(ctx.pack, version, "seed"), sql) or unstable_result(ctx, sandbox, sql)
     if unstable is not None:
-        reporter = ctx.session.settings.item_zones(ctx.pack.timezone)[0]
+        zones = ctx.session.settings.item_zones(ctx.pack.timezone)
+        reporter = next((z for z in zones if not opted_out(ctx.pack, f"timezone[{z}]", ctx.board, ctx.query)), ctx.param)
         if ctx.param != reporter:
             raise blocked(f"{ctx.session.query_nodeid(ctx.query)}::timezone[{reporter}]", unstable.message)
         raise unstable
@@ -154,8 +155,8 @@ def unstable_result(ctx: CheckContext, sandbox: Sandbox, sql: str) -> CheckFailu
         return None
     first_key = next(i for i, c in enumerate(result.columns) if c.startswith(TIE_KEY))
     last_in, first_out = result.rows[n - 1], result.rows[n]
-    if last_in[first_key:] != first_out[first_key:]:
-        return None
+    if last_in[first_key:] != first_out[first_key:] or last_in[:first_key] == first_out[:first_key]:
+        return None  # no tie at the cut, or tied rows that look the same: either way the result is stable
     shown = [c for c in result.columns if not c.startswith(TIE_KEY)]
     tied = ", ".join(f"{k} = {v!r}" for k, v in zip(keys, last_in[first_key:]))
     return CheckFailure(

@@ -61,10 +61,10 @@ def require_resolved(session: Any, pack: Pack, board: Board, query: Query, versi
     require_parsed(session, pack, board, query)
     problems = session.resolution_problems(pack, board, query, version)
     if problems:
-        blocker = schema_blocker(session, pack, board, query, version, problems[0])
-        root = blocker.reason[len(BLOCKED):].split(": ", 1)[0].rpartition("::")[2]
-        if not opted_out(pack, root, board, query):  # a skipped or expected failure reports nothing to wait on
-            raise blocker
+        root = first_version_with(session, pack, board, query, version, problems[0])
+        item = f"schema[{session.connector(pack).name}@{root.name}]"
+        if not opted_out(pack, item, board, query):  # a skipped or expected failure reports nothing to wait on
+            raise schema_blocker(session, pack, board, query, version, problems[0])
 
 
 def schema_blocker(session: Any, pack: Pack, board: Board, query: Query, version: ConnectorVersion, problem: Any) -> CheckSkipped:

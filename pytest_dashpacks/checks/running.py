@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..errors import CheckFailure, CheckSkipped, DashpacksError, SqlExcerpt
+from ..errors import CheckFailure, DashpacksError, SqlExcerpt
 from ..fixturedb import QueryResult, Sandbox, bad_numbers, row_multiset
 from ..model import KpiContract
 from . import CheckContext, register

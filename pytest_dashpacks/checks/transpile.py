@@ -7,7 +7,7 @@ looked up in the target's built-in function catalog.
 
 from __future__ import annotations
 
-from ..errors import CheckFailure, CheckSkipped, SqlExcerpt
+from ..errors import CheckFailure, SqlExcerpt
 from . import CheckContext, register
 from .prerequisites import require_parsed
 

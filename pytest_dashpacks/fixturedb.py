@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import re
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -162,9 +163,14 @@ class FixtureDatabase:
         return Sandbox(sessions, timezone, self.timeout, tuple(self.version.tables.values()))
 
 
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-/]*")
+
+
 def _session(con: Any, zone: str, default_schema: str) -> Any:
     """A connection in ``zone`` whose bare table names resolve in the connector's schema, as the
     static checks resolve them (a warehouse's search_path or default dataset)."""
+    if not _ZONE_NAME.fullmatch(zone):  # zones are checked when their file loads; never paste anything else
+        raise ValueError(f"not a time zone name: {zone!r}")
     con.execute(f"SET TimeZone = '{zone}'")
     path = f"{default_schema},main".replace("'", "''")
     con.execute(f"SET search_path = '{path}'")
@@ -238,6 +244,9 @@ class Sandbox:
         con = self._sessions[zone or self._zone]
         timer = threading.Timer(self._timeout, con.interrupt)
         timer.start()
+        # Every query runs in a transaction that is rolled back: whatever slips past the syntax
+        # item's read-only rule, no item sees another's writes.
+        con.execute("BEGIN TRANSACTION")
         try:
             relation = con.execute(sql)
             rows = relation.fetchall()
@@ -257,6 +266,7 @@ class Sandbox:
             raise CheckFailure(f"DuckDB: {_first_line(exc)}", sql=SqlExcerpt(sql), defect_class="schema_drift") from None
         finally:
             timer.cancel()
+            con.execute("ROLLBACK")
         return QueryResult(tuple(d[0] for d in description), tuple(str(d[1]) for d in description), tuple(rows))
 
 

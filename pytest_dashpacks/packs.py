@@ -57,6 +57,16 @@ def did_you_mean(name: str, known: list[str] | tuple[str, ...]) -> str:
 # --- pack.yml -------------------------------------------------------------------
 
 
+def check_zone(doc: Any, zone: Any, where: tuple[Any, ...]) -> None:
+    """A zone from a file is an IANA name before anything uses it (it reaches SQL as SET TimeZone)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(str(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise doc.error(f"{where[-1]}: {zone!r} is not an IANA time zone (e.g. America/New_York)", where) from None
+
+
 def load_pack(manifest: Path) -> Pack:
     """Load and validate pack.yml (its own content only; references resolve later)."""
     doc = load_yaml(manifest, allow_empty=True)  # a commented-out manifest then says which key it lacks
@@ -64,6 +74,7 @@ def load_pack(manifest: Path) -> Pack:
     data = doc.data
     rules = data.get("checks", {})
     fixtures = data.get("fixtures")
+    check_zone(doc, data.get("timezone", "UTC"), ("timezone",))
     return Pack(
         name=str(data.get("pack", manifest.parent.name)),
         directory=manifest.parent,

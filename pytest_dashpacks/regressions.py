@@ -39,6 +39,10 @@ def load_regression(path: Path) -> RegressionCase:
     d = doc.data
     if str(d["id"]) != path.stem:
         raise doc.error(f"id {d['id']!r} must match the file name {path.stem!r} (the node id is <file>::<id>)", ("id",))
+    if d.get("timezone") is not None:
+        from .packs import check_zone
+
+        check_zone(doc, d["timezone"], ("timezone",))
     return RegressionCase(
         id=str(d["id"]), title=d.get("title", ""), defect_class=d["class"], board=d["board"], query=d["query"],
         schema_version=d.get("schema_version"), timezone=d.get("timezone"), now=d.get("now"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,8 +75,8 @@ class Settings:
                 result = convert(raw)
             except ValueError:
                 raise pytest.UsageError(f"--dashpacks-{suffix} / dashpacks_{suffix.replace('-', '_')}: not a number: {raw!r}") from None
-            if result <= 0:
-                raise pytest.UsageError(f"--dashpacks-{suffix}: must be positive, got {raw!r}")
+            if not math.isfinite(result) or result <= 0:  # nan and inf would turn the timeout off
+                raise pytest.UsageError(f"--dashpacks-{suffix}: must be a finite positive number, got {raw!r}")
             return result
 
         enabled = bool(config.getoption("dashpacks") or config.getini("dashpacks"))

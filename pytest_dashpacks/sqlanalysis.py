@@ -96,7 +96,23 @@ def parse_query(sql: str, dialect: str, tokens: list[Any] | None = None) -> exp.
             f"only a SELECT/WITH statement is a valid board query; found {_statement_kind(statement)}",
             sql=SqlExcerpt(sql, 1, 1, len(sql.lstrip().split(None, 1)[0]) if sql.strip() else 1),
         )
+    write = statement.find(*_writes())
+    if write is not None:  # WITH d AS (DELETE ... RETURNING ...) SELECT ...: still a write
+        raise RenderError(
+            f"a board query only reads; found {_statement_kind(write)} inside it (in a CTE or subquery)",
+            sql=excerpt_at(sql, write),
+        )
     return statement
+
+
+@functools.lru_cache(maxsize=1)
+def _writes() -> tuple[type, ...]:
+    """Statements that change data, the catalog or the session, wherever they sit in a query's tree."""
+    from sqlglot import exp
+
+    names = ("Insert", "Update", "Delete", "Merge", "Create", "Drop", "Alter", "Copy", "Command", "TruncateTable",
+             "Attach", "Detach", "Install", "Set", "Pragma", "Use", "Transaction", "Commit", "Rollback", "LoadData")
+    return tuple(getattr(exp, name) for name in names if hasattr(exp, name))
 
 
 def _statement_kind(statement: Any) -> str:

@@ -139,6 +139,8 @@ checks:
     [
         (["--dashpacks-timezones", "Mars/Olympus"], "*unknown IANA time zone 'Mars/Olympus'*"),
         (["--dashpacks-large-rows", "many"], "*--dashpacks-large-rows*not a number: 'many'*"),
+        (["--dashpacks-query-timeout", "nan"], "*--dashpacks-query-timeout: must be a finite positive number, got 'nan'*"),
+        (["--dashpacks-query-timeout", "inf"], "*--dashpacks-query-timeout: must be a finite positive number, got 'inf'*"),
         (["--dashpacks-regressions", "--dashpacks-pin-dir", "pins"], "*drop --dashpacks-pin-dir*"),
     ],
 )

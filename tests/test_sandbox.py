@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import GOOD_BOARD, good_pack, outcomes_by_node
+from conftest import GOOD_BOARD, GOOD_PACK, good_pack, outcomes_by_node
 
 
 def board_with(sql: str) -> str:
@@ -19,6 +19,11 @@ HOSTILE = [
     ("attach", "ATTACH 'other.db' AS other", "syntax", "*found ATTACH"),
     ("install", "INSTALL httpfs", "syntax", "*found INSTALL"),
     ("second-statement", "SELECT 1 AS a; DROP TABLE zendesk.ticket", "syntax", "*a board query must be one statement; found 2*"),
+    # A write inside a CTE still parses as a query; it must not reach the shared fixture data.
+    ("delete-in-cte", "WITH d AS (DELETE FROM zendesk.ticket RETURNING id) SELECT COUNT(*) AS n FROM d", "syntax",
+     "*syntax: a board query only reads; found DELETE inside it (in a CTE or subquery)"),
+    ("insert-in-cte", "WITH d AS (INSERT INTO zendesk.ticket (id) VALUES (1) RETURNING id) SELECT COUNT(*) AS n FROM d", "syntax",
+     "*syntax: a board query only reads; found INSERT inside it (in a CTE or subquery)"),
     # A cross join that streams 10^12 rows: CPU-bound, so the timeout (not the memory limit) stops it.
     ("endless", "SELECT COUNT(*) AS n FROM range(1000000) a, range(1000000) b", "execute", "*did not finish within 1 s (dashpacks_query_timeout) and was interrupted*"),
 ]
@@ -49,3 +54,43 @@ def test_memory_limit_stops_a_query_that_hoards(packs, pytester):
                                 "--dashpacks-query-timeout", "60")
     result.stdout.fnmatch_lines(["*execute?zendesk@2025-03?: fails on zendesk@2025-03: the query ran out of memory: Out of Memory Error*"])
     result.assert_outcomes(failed=1)
+
+
+def test_a_write_that_reaches_the_sandbox_is_rolled_back():
+    """Defence in depth: even SQL that skipped the syntax item cannot change what other items read."""
+    from pathlib import Path
+
+    from pytest_dashpacks.connectors import curated_fixture_root, load_connector
+    from pytest_dashpacks.fixturedb import FixtureDatabase
+
+    connector = load_connector(Path(curated_fixture_root()) / "zendesk" / "connector.yml")
+    db = FixtureDatabase(connector, connector.versions[-1], [])
+    with db.open() as sandbox:
+        before = sandbox.run("SELECT COUNT(*) AS n FROM zendesk.ticket").rows
+        deleted = sandbox.run("WITH d AS (DELETE FROM zendesk.ticket RETURNING id) SELECT COUNT(*) AS n FROM d").rows
+        assert deleted[0][0] == before[0][0] > 0
+        assert sandbox.run("SELECT COUNT(*) AS n FROM zendesk.ticket").rows == before
+
+
+def test_a_zone_from_a_file_never_reaches_sql(packs, pytester):
+    injected = "UTC'; SET memory_limit = '30GB'; CREATE TABLE zendesk.injected AS SELECT 42 AS v; SELECT '"
+    pack = GOOD_PACK.replace("timezone: America/New_York", f'timezone: "{injected}"')
+    packs({**good_pack("bad", pack=pack), **good_pack("good")})
+    result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider", "--dashpacks-large-rows", "100", "-rA")
+    outcomes = outcomes_by_node(result)
+    # The pack does not load, so none of its queries run; the other pack is whole.
+    assert outcomes["packs/bad/pack.yml::load"] == "FAILED"
+    assert not any(n.startswith("packs/bad/") and o == "PASSED" for n, o in outcomes.items())
+    assert {o for n, o in outcomes.items() if n.startswith("packs/good/")} == {"PASSED"}
+    result.stdout.fnmatch_lines(["*packs/bad/pack.yml:*: load: timezone: * is not an IANA time zone (e.g. America/New_York)"])
+
+
+def test_the_sandbox_refuses_a_zone_that_is_not_a_zone_name():
+    from pathlib import Path
+
+    from pytest_dashpacks.connectors import curated_fixture_root, load_connector
+    from pytest_dashpacks.fixturedb import FixtureDatabase
+
+    connector = load_connector(Path(curated_fixture_root()) / "zendesk" / "connector.yml")
+    with pytest.raises(ValueError, match="not a time zone name"):
+        FixtureDatabase(connector, connector.versions[-1], []).open(zones=("UTC'; SELECT '1",))

@@ -156,3 +156,28 @@ def test_a_bad_role_is_a_located_config_error(tmp_path, replace, message, line):
         connector(tmp_path, broken)
     assert err.value.message == message
     assert err.value.span.path.name == "connector.yml" and err.value.span.line == line
+
+
+@pytest.mark.parametrize("kind", ["varchar); DROP TABLE x; --", "bigint' || 'x", "decimal(18,2) DEFAULT 1;"])
+def test_a_column_type_is_a_type_name_never_sql(tmp_path, kind):
+    from pytest_dashpacks.connectors import load_connector
+    from pytest_dashpacks.errors import ConfigError
+
+    (tmp_path / "connector.yml").write_text(
+        "connector: acme\nversions:\n  '1':\n    tables:\n      orders:\n        columns:\n"
+        f"          id: {{type: \"{kind}\"}}\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_connector(tmp_path / "connector.yml")
+    assert raised.value.span.line == 7
+
+
+@pytest.mark.parametrize("kind", ["varchar", "decimal(18,2)", "DECIMAL(18, 2)", "timestamp with time zone", "double", "bigint[]"])
+def test_real_column_types_load(tmp_path, kind):
+    from pytest_dashpacks.connectors import load_connector
+
+    (tmp_path / "connector.yml").write_text(
+        "connector: acme\nversions:\n  '1':\n    tables:\n      orders:\n        columns:\n"
+        f"          id: {{type: \"{kind}\"}}\n"
+    )
+    assert load_connector(tmp_path / "connector.yml").versions[0].tables["acme.orders"].columns[0].type == kind

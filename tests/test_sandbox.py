@@ -94,3 +94,16 @@ def test_the_sandbox_refuses_a_zone_that_is_not_a_zone_name():
     connector = load_connector(Path(curated_fixture_root()) / "zendesk" / "connector.yml")
     with pytest.raises(ValueError, match="not a time zone name"):
         FixtureDatabase(connector, connector.versions[-1], []).open(zones=("UTC'; SELECT '1",))
+
+
+def test_a_model_of_several_statements_runs_none_of_them():
+    from pathlib import Path
+
+    from pytest_dashpacks.connectors import curated_fixture_root, load_connector
+    from pytest_dashpacks.fixturedb import FixtureDatabase
+
+    connector = load_connector(Path(curated_fixture_root()) / "zendesk" / "connector.yml")
+    models = [("sneaky", "SELECT 1 AS x; CREATE TABLE zendesk.injected AS SELECT 42 AS v"), ("fine", "SELECT 2 AS y")]
+    with FixtureDatabase(connector, connector.versions[-1], models).open() as sandbox:
+        tables = sandbox.run("SELECT table_name FROM information_schema.tables ORDER BY 1").rows
+        assert ("injected",) not in tables and ("sneaky",) not in tables and ("fine",) in tables

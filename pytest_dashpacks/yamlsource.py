@@ -24,6 +24,8 @@ from .errors import ConfigError, SourceSpan
 KeyPath = tuple[Any, ...]
 
 MAX_NODES = 200_000  # far above any real board; an alias bomb passes it in microseconds
+MAX_INT_DIGITS = 100  # a number in a board or fixture never needs more (Python refuses past 4,300)
+MAX_DEPTH = 100  # levels of nesting; real boards use fewer than ten
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null", "timestamp")}
@@ -94,6 +96,8 @@ def load_yaml(path: Path, text: str | None = None, *, allow_empty: bool = False)
         raise ConfigError("file is empty", SourceSpan(path, 1, 1))
     try:
         root = yaml.compose(text, Loader=_Loader)
+    except RecursionError:
+        raise ConfigError(f"YAML nests too deeply (at most {MAX_DEPTH} levels)", SourceSpan(path, 1, 1)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -129,6 +133,8 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
         self.nodes += 1
+        if len(path) > MAX_DEPTH:
+            raise self._fail(f"YAML nests more than {MAX_DEPTH} levels deep", node)
         if self.nodes > MAX_NODES:
             raise self._fail(f"YAML expands to more than {MAX_NODES} nodes (an alias bomb?)", node)
         self.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
@@ -145,6 +151,8 @@ class _Builder:
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         if node.tag not in _SCALAR_TAGS:
             raise self._fail(f"YAML tag {node.tag!r} is not allowed", node)
+        if node.tag == _TAG + "int" and len(node.value) > MAX_INT_DIGITS:
+            raise self._fail(f"integer of {len(node.value)} characters: at most {MAX_INT_DIGITS} digits", node)
         value = _scalars.construct_object(node)
         # Dates stay text: formats speak JSON, and a date's meaning is up to the reader.
         if isinstance(value, (dt.date, dt.datetime)):

@@ -39,13 +39,36 @@ def pack_dir_of(path: Path, folder: str) -> Path | None:
 def collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     from .packs import is_board_file
 
+    kind: type[pytest.File] | None = None
+    pack_dir: Path | None = None
     if file_path.name == "pack.yml":
-        return PackFile.from_parent(parent, path=file_path)
-    if file_path.suffix in (".yml", ".yaml") and pack_dir_of(file_path, "regressions") and file_path.parent.name == "regressions":
-        return RegressionFile.from_parent(parent, path=file_path)
-    if file_path.suffix in (".yml", ".yaml") and is_board_file(file_path) and pack_dir_of(file_path, "boards"):
-        return BoardFile.from_parent(parent, path=file_path)
-    return None
+        kind, pack_dir = PackFile, file_path.parent
+    elif file_path.suffix in (".yml", ".yaml") and pack_dir_of(file_path, "regressions") and file_path.parent.name == "regressions":
+        kind, pack_dir = RegressionFile, pack_dir_of(file_path, "regressions")
+    elif file_path.suffix in (".yml", ".yaml") and is_board_file(file_path) and pack_dir_of(file_path, "boards"):
+        kind, pack_dir = BoardFile, pack_dir_of(file_path, "boards")
+    if kind is None or pack_dir is None:
+        return None
+    if not _inside(file_path, pack_dir):
+        return RefusedFile.from_parent(parent, path=file_path)
+    return kind.from_parent(parent, path=file_path)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, symlinks followed, stays in ``root`` (a link out of a pack is never read)."""
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+class RefusedFile(pytest.File):
+    """A pack file that is a symlink leaving its pack: one failing ``load`` item, and the file is never read."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        error = ConfigError(f"{self.path.name} is a symbolic link that leaves its pack; it is not read", SourceSpan(self.path))
+        yield DashpackItem.from_parent(self, name="load", check="load", error=error, span=error.span)
 
 
 class DashpackItem(pytest.Item):

@@ -107,3 +107,18 @@ def test_a_model_of_several_statements_runs_none_of_them():
     with FixtureDatabase(connector, connector.versions[-1], models).open() as sandbox:
         tables = sandbox.run("SELECT table_name FROM information_schema.tables ORDER BY 1").rows
         assert ("injected",) not in tables and ("sneaky",) not in tables and ("fine",) in tables
+
+
+@pytest.mark.parametrize("link", ["boards/leak.yml", "regressions/DEF-1.yml"])
+def test_a_symlink_out_of_the_pack_is_refused_and_never_read(packs, pytester, link):
+    secret = pytester.path / "secret.txt"
+    secret.write_text("API_TOKEN=sk_live_do_not_print\n")
+    root = packs({**good_pack("demo"), **good_pack("other")})
+    target = root / "packs" / "demo" / link
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(secret)
+    result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider", "-m", "dashpacks_load", "-rA")
+    result.stdout.fnmatch_lines([f"*packs/demo/{link}: load: {target.name} is a symbolic link that leaves its pack; it is not read"])
+    assert "sk_live_do_not_print" not in result.stdout.str()
+    outcomes = outcomes_by_node(result)
+    assert [n for n, o in outcomes.items() if o == "FAILED"] == [f"packs/demo/{link}::load"]

@@ -29,6 +29,14 @@ class SourceSpan:
         return f"{shown}:{self.line}" if self.line else str(shown)
 
 
+def relative_posix(path: Path, rootdir: Path) -> str:
+    """``path`` as pytest names it: relative to the rootdir (both resolved), with forward slashes."""
+    try:
+        return path.resolve().relative_to(rootdir.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 @dataclass(frozen=True)
 class SqlExcerpt:
     """Rendered SQL with the position of the offending token (1-based)."""

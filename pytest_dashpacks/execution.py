@@ -260,14 +260,10 @@ def _duckdb_fixups(ast: exp.Query, dialect: str, source_sql: str = "") -> exp.Qu
             # DATE(ts, zone) / DATETIME(ts, zone): the instant's wall time in zone, whatever the session zone.
             zone = node.args.get("zone") or (node.expression if kind is exp.Datetime else None)
             if zone is not None and node.this is not None:
-                instant = node.this.copy()
-                if node.this.type is not None and node.this.type.this in (exp.DType.TIMESTAMP, exp.DType.TIMESTAMPNTZ, exp.DType.DATETIME):
-                    # A naive fixture column stands for a BigQuery TIMESTAMP: an instant, stored in UTC.
-                    instant = exp.AtTimeZone(this=instant, zone=exp.Literal.string("UTC"))
+                # A naive fixture column stands for a BigQuery TIMESTAMP: an instant, stored in UTC.
+                instant = _utc_instant(node.this) if _naive(node.this) else node.this.copy()
                 node.replace(exp.cast(exp.AtTimeZone(this=instant, zone=zone.copy()), target))
     return ast
-
-
 
 
 def to_char_calls(sql: str, dialect: str) -> list[tuple[int, int, str]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from .connectors import available_connectors, find_connector, load_connector
-from .errors import ConfigError, DashpacksError, RenderError, SourceSpan
+from .errors import ConfigError, DashpacksError, RenderError, SourceSpan, relative_posix
 from .model import Board, Connector, ConnectorVersion, Pack, Query
 from .packs import did_you_mean, load_board, load_pack
 from .rendering import RenderContext, name_line, render_sql, render_model, template_names
@@ -272,11 +272,7 @@ class DashpacksSession:
 
     def query_nodeid(self, query: Query) -> str:
         """``<board file>::<query>`` as pytest names the query's node (relative to the rootdir)."""
-        try:
-            path = query.span.path.resolve().relative_to(self.settings.rootdir.resolve()).as_posix()
-        except ValueError:
-            path = query.span.path.as_posix()
-        return f"{path}::{query.name}"
+        return f"{relative_posix(query.span.path, self.settings.rootdir)}::{query.name}"
 
     def yaml_span(self, pack: Pack, board: Board, query: Query, sql_line: int, sql_column: int = 0) -> SourceSpan:
         """The board-file position of a line of the rendered SQL; the query's own line when the

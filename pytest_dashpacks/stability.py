@@ -110,17 +110,13 @@ _ADVICE = ("hint:", "fix:", "likely cause:", "filter them out:")
 
 def _located(error: BaseException, rootdir: Any) -> list[tuple[str, Any]]:
     """``file``, ``line`` and ``hint`` of one of our failures, as report properties (JUnit XML and JSON show them)."""
-    from .errors import DashpacksError
+    from .errors import DashpacksError, relative_posix
 
     if not isinstance(error, DashpacksError):
         return []
     out: list[tuple[str, Any]] = []
     if error.span is not None:
-        try:
-            shown = error.span.path.resolve().relative_to(rootdir.resolve()).as_posix()
-        except ValueError:
-            shown = str(error.span.path)
-        out += [("file", shown), ("line", error.span.line)]
+        out += [("file", relative_posix(error.span.path, rootdir)), ("line", error.span.line)]
     hint = next((d for d in error.details if d.startswith(_ADVICE)), "")
     if hint:
         out.append(("hint", hint))

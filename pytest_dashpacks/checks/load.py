@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from ..errors import ConfigError
 from ..packs import board_files, did_you_mean
 from ..yamlsource import load_yaml
@@ -23,11 +21,7 @@ def check_pack(ctx: CheckContext) -> None:
     pack, session = ctx.pack, ctx.session
     doc = load_yaml(pack.manifest)
     connector = session.connector(pack)
-    session.versions(pack)
-    try:
-        ZoneInfo(pack.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise doc.error(f"timezone: {pack.timezone!r} is not an IANA time zone (e.g. America/New_York)", ("timezone",)) from None
+    session.versions(pack)  # the zone was checked when pack.yml loaded (packs.check_zone)
     paths = board_files(pack.directory)
     if not paths:
         raise doc.error(f"pack {pack.name} has no boards: expected YAML files under {pack.directory / 'boards'}", ())

@@ -38,11 +38,10 @@ def problem_key(problem: Any, version: ConnectorVersion) -> tuple[str, int, int]
 def first_version_with(session: Any, pack: Pack, board: Board, query: Query, version: ConnectorVersion, problem: Any) -> ConnectorVersion:
     """The oldest checked version (up to ``version``) whose schema item reports ``problem`` too."""
     key = problem_key(problem, version)
-    connector = session.connector(pack).name
     for earlier in session.versions(pack):
         if earlier.name == version.name:
             break
-        if opted_out(pack, f"schema[{connector}@{earlier.name}]", board, query):
+        if opted_out(pack, schema_item(session, pack, earlier), board, query):
             continue  # a version the pack skips or expects to fail reports nothing for the others
         if any(problem_key(p, earlier) == key for p in session.schema_problems(pack, board, query, earlier)):
             return earlier
@@ -62,17 +61,24 @@ def require_resolved(session: Any, pack: Pack, board: Board, query: Query, versi
     problems = session.resolution_problems(pack, board, query, version)
     if problems:
         root = first_version_with(session, pack, board, query, version, problems[0])
-        item = f"schema[{session.connector(pack).name}@{root.name}]"
-        if not opted_out(pack, item, board, query):  # a skipped or expected failure reports nothing to wait on
-            raise schema_blocker(session, pack, board, query, version, problems[0])
+        if not opted_out(pack, schema_item(session, pack, root), board, query):  # a skipped or expected failure blocks nothing
+            raise schema_blocker(session, pack, board, query, version, problems[0], root)
 
 
-def schema_blocker(session: Any, pack: Pack, board: Board, query: Query, version: ConnectorVersion, problem: Any) -> CheckSkipped:
-    """Blocked by the schema item of the oldest version with ``problem``, quoting that item's message."""
-    root = first_version_with(session, pack, board, query, version, problem)
+def schema_item(session: Any, pack: Pack, version: ConnectorVersion) -> str:
+    """The name of the schema item of ``version``: ``schema[<connector>@<version>]``."""
+    return f"schema[{session.connector(pack).name}@{version.name}]"
+
+
+def schema_blocker(
+    session: Any, pack: Pack, board: Board, query: Query, version: ConnectorVersion, problem: Any, root: ConnectorVersion | None = None
+) -> CheckSkipped:
+    """Blocked by the schema item of the oldest version with ``problem`` (``root``, when the caller
+    found it already), quoting that item's message."""
+    root = root or first_version_with(session, pack, board, query, version, problem)
     key = problem_key(problem, version)
     message = next((p.message for p in session.schema_problems(pack, board, query, root) if problem_key(p, root) == key), problem.message)
-    return blocked(f"{session.query_nodeid(query)}::schema[{session.connector(pack).name}@{root.name}]", message)
+    return blocked(f"{session.query_nodeid(query)}::{schema_item(session, pack, root)}", message)
 
 
 def require_runs(session: Any, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> None:

@@ -230,14 +230,15 @@ class DashpacksSession:
         )
 
     def schema_problems(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> list[Any]:
-        """What the ``schema[<connector>@<version>]`` item finds (RenderError when the query does not parse)."""
-        from .sqlanalysis import compares_expressions, type_and_value_problems
+        """What the ``schema[<connector>@<version>]`` item finds (RenderError when the query does not parse):
+        missing tables and columns, else literals and types that do not fit."""
+        from .sqlanalysis import compares_expressions, schema_problems, type_and_value_problems
 
         def build() -> list[Any]:
             parsed = self.parsed(pack, board, query)
             catalog = self.catalog(pack, version)
             connector = self.connector(pack)
-            problems = self.resolution_problems(pack, board, query, version)
+            problems = schema_problems(parsed.ast, parsed.sql, version, catalog.models, connector.schema)
             if not problems:
                 tree = self.qualified(pack, board, query, version)
                 if compares_expressions(tree):  # column-to-column comparisons need types; literals do not
@@ -246,18 +247,6 @@ class DashpacksSession:
             return problems
 
         return self._memo(("schema-problems", board.path, query.name, version.name), build)
-
-    def resolution_problems(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> list[Any]:
-        """Tables and columns the query names that ``version`` lacks (the part of ``schema`` items that
-        other items need: compared values and types do not stop a query from running)."""
-        from .sqlanalysis import schema_problems
-
-        def build() -> list[Any]:
-            parsed = self.parsed(pack, board, query)
-            catalog = self.catalog(pack, version)
-            return schema_problems(parsed.ast, parsed.sql, version, catalog.models, self.connector(pack).schema)
-
-        return self._memo(("resolution-problems", board.path, query.name, version.name), build)
 
     def seed_failure(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> DashpacksError | None:
         """Why the query does not run on ``version``'s seed in DuckDB (what ``execute`` reports), or None."""

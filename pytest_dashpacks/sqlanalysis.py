@@ -29,6 +29,7 @@ class Problem:
     sql: SqlExcerpt | None
     cause: Change | None = None
     hint: str = ""
+    still_runs: bool = False  # the query runs anyway (a literal no row has): nothing needs to wait on it
 
 
 @dataclass(frozen=True)
@@ -544,6 +545,7 @@ def _value_problem(column: Any, literal: Any, bases: dict[int, tuple[TableSpec, 
         excerpt_at(sql, column),
         cause,
         hint,
+        still_runs=True,
     )
 
 

@@ -86,3 +86,20 @@ def test_data_item_failures_show_the_sql_on_several_lines(pytester):
         "      COUNT(*) AS tickets",
         "    FROM zendesk.ticket",
     ])
+
+
+@pytest.mark.parametrize("slug, root", [
+    ("missing_binding", "boards/support.yml::daily::bindings"),  # execute would repeat the missing column
+    ("type_mismatch", "boards/tickets.yml::by_stage::schema[hubspot@2025-07]"),  # the data items would fail to compare
+])
+def test_a_static_finding_is_not_repeated_by_the_data_items(pytester, slug, root):
+    import shutil
+
+    from conftest import EXAMPLES, outcomes_by_node
+
+    shutil.copytree(EXAMPLES / "defects" / slug, pytester.path / slug)
+    result = pytester.runpytest("--dashpacks", slug, "-p", "no:cacheprovider", "--dashpacks-large-rows", "200", "-rA")
+    failed = sorted(n for n, o in outcomes_by_node(result).items() if o == "FAILED")
+    assert failed == [f"{slug}/{root}"]
+    pattern = f"{slug}/{root}".replace("[", "?").replace("]", "?")  # brackets are fnmatch classes
+    result.stdout.fnmatch_lines([f"*blocked by {pattern}: *"])

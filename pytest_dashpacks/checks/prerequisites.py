@@ -56,9 +56,10 @@ def opted_out(pack: Pack, item_name: str, board: Board, query: Query) -> bool:
 
 
 def require_resolved(session: Any, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> None:
-    """Every table and column the query names exists in ``version`` (its ``schema`` item passes)."""
+    """Every table and column the query names exists in ``version`` and compared types agree (its
+    ``schema`` item finds nothing that stops the query; a literal no row has does not)."""
     require_parsed(session, pack, board, query)
-    problems = session.resolution_problems(pack, board, query, version)
+    problems = [p for p in session.schema_problems(pack, board, query, version) if not p.still_runs]
     if problems:
         root = first_version_with(session, pack, board, query, version, problems[0])
         if not opted_out(pack, schema_item(session, pack, root), board, query):  # a skipped or expected failure blocks nothing

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..errors import CheckFailure, DashpacksError, SqlExcerpt
+from ..errors import CheckFailure, CheckSkipped, DashpacksError, SqlExcerpt
 from ..fixturedb import QueryResult, Sandbox, bad_numbers, row_multiset
 from ..model import KpiContract
 from . import CheckContext, register
@@ -25,6 +25,19 @@ def runnable(ctx: CheckContext, version: Any, *, runs: bool = True) -> str:
     else:
         require_resolved(ctx.session, ctx.pack, ctx.board, ctx.query, version)
     return ctx.session.runnable(ctx.pack, ctx.board, ctx.query, version)
+
+
+def require_bindings(ctx: CheckContext) -> None:
+    """A bound column the query does not return is the ``bindings`` item's finding when it sees it statically."""
+    from .bindings import check_bindings
+
+    assert ctx.query is not None
+    try:
+        check_bindings(ctx)
+    except CheckFailure as exc:
+        raise blocked(f"{ctx.session.query_nodeid(ctx.query)}::bindings", exc.message) from None
+    except CheckSkipped:
+        pass  # the static item cannot tell: the run is the evidence
 
 
 def run_located(sandbox: Sandbox, sql: str, span: Any, what: str = "", zone: str | None = None) -> QueryResult:
@@ -83,6 +96,7 @@ def check_execute(ctx: CheckContext) -> None:
     returned = {c.lower() for c in result.columns}
     missing = [b for b in ctx.board.bindings if b.query == ctx.query.name and b.column.lower() not in returned]
     if missing:
+        require_bindings(ctx)
         first = missing[0]
         raise CheckFailure(
             f"{first.describe()} names column {first.column!r}, which the query does not return when it runs on {version.label}",

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import GOOD_BOARD, GOOD_PACK, good_pack, outcomes_by_node
+from conftest import GOOD_BOARD, GOOD_PACK, STATIC, good_pack, outcomes_by_node
+
+
+BOARD_LINE = 13  # the line of the hostile query's SQL in board_with()'s board
 
 
 def board_with(sql: str) -> str:
@@ -122,3 +125,40 @@ def test_a_symlink_out_of_the_pack_is_refused_and_never_read(packs, pytester, li
     assert "sk_live_do_not_print" not in result.stdout.str()
     outcomes = outcomes_by_node(result)
     assert [n for n, o in outcomes.items() if o == "FAILED"] == [f"packs/demo/{link}::load"]
+
+
+RENDERING = [
+    ("huge-string", "SELECT '{{ 'a' * 10**10 }}' AS s", "*str * 10,000,000,000 would be 10,000,000,000 long; the rendering budget allows 2,000,000"),
+    ("huge-power", "SELECT {{ 10 ** 100000 }} AS n", "*10 ** 100000 is larger than the rendering budget allows"),
+    ("nested-loops", "SELECT 1 AS n {% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+     "*the template runs more than 1,000,000 loop iterations (the rendering budget)"),
+    ("huge-range", "SELECT 1 AS n {% for i in range(10**9) %}{% endfor %}", "*range(1000000000,) has more than 1,000,000 items (the rendering budget)"),
+    ("include", "{% include 'other.sql' %}", "*'other.sql': a board query cannot include, import or extend another file*"),
+    ("import", "{% import 'macros.sql' as m %}SELECT 1 AS n", "*'macros.sql': a board query cannot include, import or extend another file*"),
+    ("extends", "{% extends 'base.sql' %}", "*'base.sql': a board query cannot include, import or extend another file*"),
+    ("recursion", "{% macro f() %}{{ f() }}{% endmacro %}SELECT {{ f() }} AS n", "*calls nest more than 64 deep (the rendering budget*"),
+    ("doubling", "{% set ns = namespace(s='a') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}SELECT 1 AS n",
+     "*namespace attribute 's' is 2,097,152 long; the rendering budget allows 2,000,000*"),
+]
+
+
+@pytest.mark.parametrize("case, sql, message", RENDERING, ids=[r[0] for r in RENDERING])
+def test_rendering_has_a_budget(packs, pytester, case, sql, message):
+    packs(good_pack("demo", board=board_with(sql)))
+    result = pytester.runpytest("--dashpacks", "packs", "-rA", "-p", "no:cacheprovider", *STATIC)
+    result.stdout.fnmatch_lines([f"*packs/demo/boards/support.yml:{BOARD_LINE}: syntax: " + message.lstrip("*")])
+    assert "Traceback" not in result.stdout.str()
+    failed = {n for n, o in outcomes_by_node(result).items() if o == "FAILED"}
+    assert failed == {"packs/demo/boards/support.yml::hostile::syntax"}
+
+
+def test_a_query_pasted_into_itself_thirty_times_stops_at_the_budget(packs, pytester):
+    queries = ["  a0: SELECT 1 AS n"] + [f"  a{i}: '{{{{ queries.a{i - 1} }}}} UNION ALL {{{{ queries.a{i - 1} }}}}'" for i in range(1, 31)]
+    board = GOOD_BOARD.replace("queries:\n", "queries:\n" + "\n".join(queries) + "\n", 1)
+    packs(good_pack("demo", board=board))
+    result = pytester.runpytest("--dashpacks", "packs", "-rA", "-p", "no:cacheprovider", "-m", "dashpacks_syntax")
+    result.stdout.fnmatch_lines(["*support.yml:*: syntax: the rendered SQL passes 2,000,000 characters (the rendering budget)"])
+    outcomes = outcomes_by_node(result)
+    assert outcomes["packs/demo/boards/support.yml::a30::syntax"] == "FAILED"
+    assert outcomes["packs/demo/boards/support.yml::a10::syntax"] == "PASSED"
+    assert outcomes["packs/demo/boards/support.yml::daily::syntax"] == "PASSED"

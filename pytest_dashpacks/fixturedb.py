@@ -15,6 +15,8 @@ import datetime as dt
 import math
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable
@@ -113,6 +115,7 @@ class FixtureDatabase:
     models: list[tuple[str, str]]  # (name, rendered DuckDB SQL), in dependency order
     memory_limit: str = "1GB"
     timeout: float = 10.0
+    max_rows: int = 500_000
     _seed: Rows | None = field(default=None, repr=False)
 
     @property
@@ -163,7 +166,7 @@ class FixtureDatabase:
             if zone not in sessions:
                 sessions[zone] = _session(con.cursor(), zone, self.connector.schema)
         con.execute("SET lock_configuration = true")
-        return Sandbox(sessions, timezone, self.timeout, tuple(self.version.tables.values()))
+        return Sandbox(sessions, timezone, self.timeout, tuple(self.version.tables.values()), self.max_rows)
 
 
 _ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-/]*")
@@ -216,11 +219,16 @@ class Sandbox:
     """A locked-down DuckDB database that runs one SELECT at a time under a timeout,
     in one of the session zones it was opened with."""
 
-    def __init__(self, sessions: dict[str, Any], default_zone: str, timeout: float, tables: tuple[TableSpec, ...] = ()) -> None:
-        self._sessions, self._zone, self._timeout = sessions, default_zone, timeout
+    def __init__(
+        self, sessions: dict[str, Any], default_zone: str, timeout: float, tables: tuple[TableSpec, ...] = (), max_rows: int = 500_000
+    ) -> None:
+        self._sessions, self._zone, self._timeout, self._max_rows = sessions, default_zone, timeout, max_rows
         self._con = sessions[default_zone]
         self._tables = tables
         self._filled: set[str] = set()
+        # Queries run on this one worker while the main thread waits: the wait is where Ctrl-C lands
+        # (inside DuckDB's own call, SIGINT is sometimes swallowed until the query ends).
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashpacks-query")
 
     def replace_rows(self, rows: Rows) -> None:
         """Swap in a new dataset (the plugin's own statements, never pack SQL): far cheaper than a new database."""
@@ -237,11 +245,16 @@ class Sandbox:
         self.close()
 
     def close(self) -> None:
+        self._worker.shutdown(wait=True)
         for session in self._sessions.values():
             session.close()
 
     def run(self, sql: str, zone: str | None = None) -> QueryResult:
-        """Run one query; timeouts, sandbox refusals and DuckDB errors become readable failures."""
+        """Run one query; timeouts, sandbox refusals, too many rows and DuckDB errors become readable failures.
+
+        At most ``max_rows`` rows are fetched: DuckDB streams the result, so a query that returns
+        hundreds of millions of rows costs no more Python memory than one that returns ``max_rows``.
+        Ctrl-C interrupts the query at once and stops the run."""
         import duckdb
 
         con = self._sessions[zone or self._zone]
@@ -251,9 +264,14 @@ class Sandbox:
         # item's read-only rule, no item sees another's writes.
         con.execute("BEGIN TRANSACTION")
         try:
-            relation = con.execute(sql)
-            rows = relation.fetchall()
-            description = relation.description or []
+            rows, description = self._on_worker(con, sql)
+            if len(rows) > self._max_rows:
+                del rows
+                raise SandboxViolation(
+                    f"the query returns more than {self._max_rows:,} rows (dashpacks_max_rows); only the first "
+                    f"{self._max_rows:,} were read. A board query aggregates: check for a missing GROUP BY or join key",
+                    sql=SqlExcerpt(sql), defect_class="volume",
+                )
         except duckdb.InterruptException:
             raise SandboxViolation(
                 f"the query did not finish within {self._timeout:g} s (dashpacks_query_timeout) and was interrupted",
@@ -271,6 +289,22 @@ class Sandbox:
             timer.cancel()
             con.execute("ROLLBACK")
         return QueryResult(tuple(d[0] for d in description), tuple(str(d[1]) for d in description), tuple(rows))
+
+    def _on_worker(self, con: Any, sql: str) -> tuple[list[tuple[Any, ...]], list[Any]]:
+        """Fetch at most ``max_rows + 1`` rows on the worker thread; Ctrl-C interrupts the query and
+        is raised here at once, so the run stops (and, interrupted, records no history)."""
+
+        def fetch() -> tuple[list[tuple[Any, ...]], list[Any]]:
+            relation = con.execute(sql)
+            return relation.fetchmany(self._max_rows + 1), relation.description or []
+
+        future = self._worker.submit(fetch)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            con.interrupt()
+            wait_for([future])
+            raise
 
 
 def _first_line(exc: BaseException) -> str:

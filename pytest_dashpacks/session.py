@@ -294,7 +294,8 @@ class DashpacksSession:
             rendered = {m.name: render_model(m.sql, connector.name, connector.schema, names) for m in connector.models}
             order = list(self.catalog(pack, version).models)  # dependency order
             return FixtureDatabase(
-                connector, version, [(n, rendered[n]) for n in order], timeout=self.settings.query_timeout
+                connector, version, [(n, rendered[n]) for n in order], timeout=self.settings.query_timeout,
+                max_rows=self.settings.max_rows,
             )
 
         return self._memo(("fixture-db", connector.path, version.name), build)

@@ -162,3 +162,61 @@ def test_a_query_pasted_into_itself_thirty_times_stops_at_the_budget(packs, pyte
     assert outcomes["packs/demo/boards/support.yml::a30::syntax"] == "FAILED"
     assert outcomes["packs/demo/boards/support.yml::a10::syntax"] == "PASSED"
     assert outcomes["packs/demo/boards/support.yml::daily::syntax"] == "PASSED"
+
+
+def test_a_result_larger_than_max_rows_fails_without_being_fetched(packs, pytester):
+    import resource
+
+    packs(good_pack("demo", board=board_with("SELECT range AS n FROM range(60000000)")))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = pytester.runpytest("--dashpacks", "packs", "-rA", "-p", "no:cacheprovider", "-k", "hostile and execute")
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    result.stdout.fnmatch_lines(["*execute?zendesk@2025-03?: fails on zendesk@2025-03: the query returns more than 500,000 rows (dashpacks_max_rows)*"])
+    result.assert_outcomes(failed=1)
+    assert grown_mib < 1024  # fetching all 60 million rows took 4.6-5.5 GB
+
+
+def test_max_rows_comes_from_ini(packs, pytester):
+    packs({**good_pack("demo"), "pytest.ini": "[pytest]\ndashpacks_max_rows = 2\n"})
+    result = pytester.runpytest("--dashpacks", "packs", "-rA", "-p", "no:cacheprovider", "-k", "by_priority and execute")
+    result.stdout.fnmatch_lines(["*the query returns more than 2 rows (dashpacks_max_rows); only the first 2 were read*"])
+    ok = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider", "-k", "by_priority and execute", "--dashpacks-max-rows", "100")
+    ok.assert_outcomes(passed=1)
+
+
+def test_ctrl_c_stops_a_running_query_and_the_run(packs, pytester):
+    """DuckDB swallows SIGINT while a query runs; the run must still stop at once and record nothing."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    packs(good_pack("demo", board=board_with("SELECT COUNT(*) AS n FROM range(1000000) a, range(1000000) b")))
+    history = pytester.path / "history.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "--dashpacks", "packs", "-v", "-p", "no:cacheprovider", "-p", "no:randomly",
+         "-k", "hostile and execute", "--dashpacks-query-timeout", "600", "--dashpacks-history", str(history)],
+        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # A shell's background job ignores SIGINT, and Python then installs no KeyboardInterrupt handler.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    output = ""
+    while "hostile::execute" not in output:  # verbose mode names an item when it starts (no newline yet)
+        chunk = os.read(process.stdout.fileno(), 4096).decode()
+        assert chunk, output
+        output += chunk
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    interrupted = time.monotonic()
+    try:
+        rest, _ = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGKILL)
+        raise AssertionError("Ctrl-C did not stop the run; the query would have run for 600 s")
+    stopped_after = time.monotonic() - interrupted
+    text = output + rest.decode()
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, text
+    assert "KeyboardInterrupt" in text and "hostile::execute[zendesk@2025-03] PASSED" not in text
+    assert not history.exists()
+    print(f"stopped {stopped_after:.2f} s after Ctrl-C")

@@ -15,7 +15,8 @@ from typing import Any, Iterator
 import pytest
 
 from .checks import CheckContext, check_kind
-from .errors import CheckSkipped, ConfigError, DashpacksError, SourceSpan, excerpt_lines
+from .checks.prerequisites import blocked
+from .errors import CheckSkipped, ConfigError, DashpacksError, SourceSpan, excerpt_lines, relative_posix
 from .model import Board, CheckRule, Pack, Query, ValuesQuery
 from .execution import CLOCK_INSTANTS, NARRATIVE_CASES, VOLUME_CASES, reads_clock
 from .session import DashpacksSession
@@ -26,6 +27,23 @@ SESSION_KEY = pytest.StashKey[DashpacksSession]()
 
 def dashpacks_session(config: pytest.Config) -> DashpacksSession:
     return config.stash[SESSION_KEY]
+
+
+def _manifest_of(path: Path) -> Path | None:
+    for folder in ("boards", "regressions"):
+        pack_dir = pack_dir_of(path, folder)
+        if pack_dir is not None:
+            return pack_dir / "pack.yml"
+    return None
+
+
+def _selected(session: pytest.Session) -> frozenset[str]:
+    """Node ids of the items this run runs (after -k/-m deselection), computed once."""
+    selected = getattr(session, "_dashpacks_selected", None)
+    if selected is None or len(selected) != len(session.items):
+        selected = frozenset(item.nodeid for item in session.items)
+        session._dashpacks_selected = selected  # type: ignore[attr-defined]
+    return selected
 
 
 def pack_dir_of(path: Path, folder: str) -> Path | None:
@@ -114,17 +132,43 @@ class DashpackItem(pytest.Item):
             self.user_properties.append(("regression", case.id if case is not None else self.name))
 
     def runtest(self) -> None:
-        if self.error is not None:
-            raise self.error
-        assert self.pack is not None
-        ctx = CheckContext(dashpacks_session(self.config), self.pack, self.board, self.query, self.param, self.case, self.record)
         try:
-            check_kind(self.check).run(ctx)
+            try:
+                if self.error is not None:
+                    raise self.error
+                assert self.pack is not None
+                ctx = CheckContext(dashpacks_session(self.config), self.pack, self.board, self.query, self.param, self.case, self.record)
+                check_kind(self.check).run(ctx)
+            except ConfigError as exc:
+                blocker = self._pack_blocker(exc)
+                if blocker is None:
+                    raise
+                raise blocker from None
         except CheckSkipped as exc:
             # Reported at the item's YAML line, not at this call.
             raise pytest.skip.Exception(exc.reason, _use_item_location=True) from None
 
+    def _pack_blocker(self, error: ConfigError) -> CheckSkipped | None:
+        """A skip naming ``pack.yml::load`` when that item, in this run, fails with this very error: a broken
+        manifest, connector or seed is one defect, reported once there, not again by each board and case."""
+        if self.nodeid.endswith("pack.yml::load"):
+            return None
+        manifest = (self.pack.manifest if self.pack is not None else _manifest_of(self.path))
+        if manifest is None:
+            return None
+        session = dashpacks_session(self.config)
+        pack_error = session.pack_error(manifest)
+        if pack_error is None or pack_error.span != error.span or pack_error.message not in error.message:
+            return None
+        blocker = f"{relative_posix(manifest, self.config.rootpath)}::load"
+        if blocker not in _selected(self.session):
+            return None  # the pack's load item is not in this run: this item is where the defect shows
+        return blocked(blocker, pack_error.message)
+
     def reportinfo(self) -> tuple[Path, int | None, str]:
+        # A span in another file (the connector.yml that broke this board) has no line in this one: line 1.
+        if self.span and self.span.line and self.span.path != self.path:
+            return self.path, 0, self.nodeid.split("::", 1)[-1]
         line = self.span.line - 1 if self.span and self.span.line else None
         return self.path, line, self.nodeid.split("::", 1)[-1]
 

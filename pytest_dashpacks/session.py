@@ -86,6 +86,16 @@ class DashpacksSession:
     def pack(self, manifest: Path) -> Pack:
         return self._memo(("pack", manifest), lambda: load_pack(manifest))
 
+    def pack_error(self, manifest: Path) -> ConfigError | None:
+        """What fails the pack's ``pack.yml::load`` item before it reaches its boards: the manifest,
+        its connector (connector.yml, seeds, models) or its schema versions. None when they load."""
+        try:
+            pack = self.pack(manifest)
+            self.versions(pack)
+        except ConfigError as exc:
+            return exc
+        return None
+
     def connector_path(self, pack: Pack) -> Path:
         roots = self.settings.fixture_roots(pack.fixtures)
         path = find_connector(pack.connector, roots)

@@ -224,13 +224,30 @@ def validate(doc: YamlDoc, schema_name: str, data: Any = None, base: KeyPath = (
     raise ConfigError(message, span, key_path=key_path, details=details)
 
 
+def _chosen_branch(error: Any) -> list[Any]:
+    """The errors of the one alternative the author meant: the branch that knows most of the mapping's
+    keys (``change_type:`` means the change_type branch, whose errors say what is wrong inside it,
+    not the rename_table branch's "unknown key change_type"). Every error when nothing tells."""
+    if not isinstance(error.instance, dict):
+        return list(error.context)
+    overlap = [
+        len(set(map(str, error.instance)) & set(branch.get("required", ())))
+        for branch in error.validator_value
+        if isinstance(branch, dict)
+    ]
+    if not overlap or max(overlap) == 0 or overlap.count(max(overlap)) > 1:
+        return list(error.context)
+    chosen = overlap.index(max(overlap))
+    return [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] == chosen] or list(error.context)
+
+
 def _describe(doc: YamlDoc, error: Any, base: KeyPath) -> list[tuple[SourceSpan, str, str]]:
     path = base + tuple(error.absolute_path)
     where = format_key_path(path) or "document"
     if error.validator in ("anyOf", "oneOf") and error.context:
         from jsonschema.exceptions import best_match
 
-        return _describe(doc, best_match(error.context), base)
+        return _describe(doc, best_match(_chosen_branch(error)), base)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = list(error.schema.get("properties", {}))
         patterns = error.schema.get("patternProperties", {})

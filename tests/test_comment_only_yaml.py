@@ -84,9 +84,16 @@ def test_comment_only_pack_yml_says_what_it_lacks(packs, pytester):
     result = pytester.runpytest("--dashpacks", "packs", *STATIC, "-p", "no:cacheprovider", "-rA")
     result.stdout.fnmatch_lines_random([
         "packs/bad/pack.yml:1: load: document: 'connector' is required",
-        "packs/bad/pack.yml:1: load: cannot check this board: its pack.yml does not load: document: 'connector' is required",
+        "SKIPPED ?1? packs/bad/boards/support.yml:1: blocked by packs/bad/pack.yml::load: document: 'connector' is required",
     ])
     outcomes = outcomes_by_node(result)
     assert outcomes["packs/bad/pack.yml::load"] == "FAILED"
-    assert outcomes["packs/bad/boards/support.yml::load"] == "FAILED"
-    result.assert_outcomes(passed=12, failed=2)
+    result.assert_outcomes(passed=12, failed=1, skipped=1)
+
+
+def test_a_board_alone_still_fails_when_its_pack_does_not_load(packs, pytester):
+    """Blocked only when pack.yml::load runs too: selecting the board alone must not turn a broken pack green."""
+    packs(good_pack("bad", pack="# connector: zendesk\n"))
+    result = pytester.runpytest("--dashpacks", "packs/bad/boards/support.yml", "-p", "no:cacheprovider", "-rA")
+    result.stdout.fnmatch_lines(["packs/bad/pack.yml:1: load: cannot check this board: its pack.yml does not load: document: 'connector' is required"])
+    result.assert_outcomes(failed=1)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from .model import Change, ColumnSpec, Connector, ConnectorVersion, ModelSpec, TableSpec, is_boolean_type
-from .yamlsource import YamlDoc, load_yaml, validate
+from .seeds import check_seeds, type_error
+from .yamlsource import YamlDoc, load_yaml, read_text, validate
 
 CHANGE_KINDS = (
     "rename_table",
@@ -65,8 +66,70 @@ def load_connector(path: Path) -> Connector:
     versions = tuple(resolved[str(v)] for v in data["versions"])
     root = path.parent
     seeds = {p.stem: p for p in sorted((root / "seed").glob("*.csv"))}
-    models = tuple(ModelSpec(p.stem, p, p.read_text("utf-8")) for p in sorted((root / "models").glob("*.sql")))
+    models = tuple(ModelSpec(p.stem, p, read_text(p)) for p in sorted((root / "models").glob("*.sql")))
     return Connector(name, schema, root, path, versions, models, seeds)
+
+
+def check_connector_files(connector: Connector) -> None:
+    """Models parse and seeds fit their tables (SQL work, so not done while collecting: the session
+    runs it before anything reads the fixture, and ``pack.yml::load`` reports what it finds)."""
+    _check_types(connector)
+    _check_models(connector)
+    check_seeds(connector)
+
+
+def _check_types(connector: Connector) -> None:
+    """Every column type is one DuckDB knows (asked through its type parser, never by running SQL)."""
+    doc = load_yaml(connector.path)
+    for version, body in doc.data["versions"].items():
+        base: tuple[Any, ...] = ("versions", version)
+        found = [
+            (f"{table}.{column}", spec["type"], base + ("tables", table, "columns", column, "type"))
+            for table, table_body in ((body or {}).get("tables") or {}).items()
+            for column, spec in table_body["columns"].items()
+        ]
+        for index, entry in enumerate((body or {}).get("changes") or []):
+            where = base + ("changes", index)
+            if "change_type" in entry:
+                p = entry["change_type"]
+                found.append((f"{p['table']}.{p['column']}", p["to"], where + ("change_type", "to")))
+            elif "add_column" in entry:
+                p = entry["add_column"]
+                found.append((f"{p['table']}.{p['column']}", p["type"], where + ("add_column", "type")))
+            elif "add_table" in entry:
+                p = entry["add_table"]
+                found += [(f"{p['table']}.{c}", s["type"], where + ("add_table", "columns", c, "type")) for c, s in p["columns"].items()]
+        for column, type_name, where in found:
+            problem = type_error(str(type_name))
+            if problem is not None:
+                raise doc.error(f"column {column}: {str(type_name)!r} is not a DuckDB type ({problem})", where)
+
+
+def _check_models(connector: Connector) -> None:
+    """Each model renders and parses as one DuckDB SELECT, else a ConfigError at its own file and line:
+    a broken model is one defect of the fixture, not one per board that reads it."""
+    from .errors import ConfigError, RenderError, SourceSpan
+    from .rendering import render_model
+    from .sqlanalysis import parse_query
+
+    names = tuple(m.name for m in connector.models)
+    for model in connector.models:
+        rendered = ""
+        try:
+            rendered = render_model(model.sql, connector.name, connector.schema, names)
+            parse_query(rendered, "duckdb")
+        except RenderError as exc:
+            line = exc.sql.line if exc.sql and exc.sql.line else 1
+            column = exc.sql.column if exc.sql else 0
+            if _line(rendered, line) != _line(model.sql, line):
+                column = 0  # a column in the rendered SQL points elsewhere in the template
+            message = exc.message.replace("a board query", "a model").replace("valid board query", "valid model")
+            raise ConfigError(f"model {model.name}: {message}", SourceSpan(model.path, line, column)) from None
+
+
+def _line(text: str, number: int) -> str:
+    lines = text.splitlines()
+    return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
 def table_id(key: str, default_schema: str) -> tuple[str, str]:

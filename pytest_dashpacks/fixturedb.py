@@ -24,6 +24,7 @@ from typing import Any, Iterable
 from .errors import CheckFailure, SqlExcerpt
 from .model import Connector, ConnectorVersion, TableSpec
 from .rendering import MODEL_SCHEMA
+from .seeds import read_seed
 
 Rows = dict[str, list[dict[str, Any]]]  # table key -> rows (column name -> value)
 
@@ -43,12 +44,6 @@ class SandboxViolation(CheckFailure):
 
 
 # --- seeds --------------------------------------------------------------------------
-
-
-def read_seed(path: Any) -> list[dict[str, Any]]:
-    """A seed CSV as rows of strings; empty fields are NULL."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        return [{k: (v if v != "" else None) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
 def seed_rows(connector: Connector, version: ConnectorVersion) -> Rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 from dataclasses import dataclass, field
@@ -33,6 +34,12 @@ class RegressionCase:
     doc: YamlDoc = field(repr=False)
 
 
+def parse_instant(text: str) -> dt.datetime:
+    """A regression case's frozen ``now``: ISO 8601, UTC when it names no offset. ValueError otherwise."""
+    instant = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.timezone.utc)
+
+
 def load_regression(path: Path) -> RegressionCase:
     doc = load_yaml(path)
     validate(doc, "regression")
@@ -43,6 +50,11 @@ def load_regression(path: Path) -> RegressionCase:
         from .packs import check_zone
 
         check_zone(doc, d["timezone"], ("timezone",))
+    if d.get("now") is not None:
+        try:
+            parse_instant(str(d["now"]))
+        except ValueError:
+            raise doc.error(f"now: {d['now']!r} is not an ISO 8601 instant such as \"2024-03-11T09:00:00Z\"", ("now",)) from None
     return RegressionCase(
         id=str(d["id"]), title=d.get("title", ""), defect_class=d["class"], board=d["board"], query=d["query"],
         schema_version=d.get("schema_version"), timezone=d.get("timezone"), now=d.get("now"),

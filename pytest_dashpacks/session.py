@@ -92,9 +92,17 @@ class DashpacksSession:
         try:
             pack = self.pack(manifest)
             self.versions(pack)
+            self.connector_files(pack)
         except ConfigError as exc:
             return exc
         return None
+
+    def connector_files(self, pack: Pack) -> None:
+        """The pack's connector models parse and its seeds fit their tables (ConfigError at the file)."""
+        from .connectors import check_connector_files
+
+        connector = self.connector(pack)
+        self._memo(("connector-files", connector.path), lambda: check_connector_files(connector))
 
     def connector_path(self, pack: Pack) -> Path:
         roots = self.settings.fixture_roots(pack.fixtures)
@@ -189,6 +197,7 @@ class DashpacksSession:
         def build() -> VersionCatalog:
             from .sqlanalysis import mapping_schema, model_outputs
 
+            self.connector_files(pack)
             names = tuple(m.name for m in connector.models)
             rendered = []
             for model in connector.models:

@@ -126,3 +126,109 @@ versions:
     # Each broken connector fails its pack's load item once; the board's load is blocked by it; the good pack passes whole.
     result.stdout.fnmatch_lines_random(["SKIPPED ?1? packs/cycle/boards/b.yml:1: blocked by packs/cycle/pack.yml::load: extends cycle*"])
     result.assert_outcomes(passed=12, failed=2, skipped=2)
+
+
+MINI_CONNECTOR = """\
+connector: mini
+schema: mini
+versions:
+  "2024-01":
+    tables:
+      charge:
+        columns:
+          id: {type: varchar, primary_key: true}
+          amount: {type: bigint}
+          created: {type: timestamp}
+  "2024-06":
+    extends: "2024-01"
+    changes:
+      - change_type: {table: charge, column: amount, to: "decimal(18,2)"}
+        note: widened
+"""
+MINI_SEED = "id,amount,created\nch_1,100,2024-01-05 10:00:00\nch_2,250,2024-01-06 23:30:00\n"
+MINI_BOARD = """\
+title: Revenue
+queries:
+  total: SELECT SUM(amount) AS total FROM mini.charge
+  modeled: SELECT COUNT(*) AS n FROM {{ ref('charges') }}
+charts:
+  k: {type: kpi, query: total, value: total}
+  m: {type: kpi, query: modeled, value: n}
+rows: [k, m]
+"""
+MINI_CASE = """\
+id: DEF-1
+title: total
+class: volume
+board: rev
+query: total
+now: '2024-02-01T00:00:00Z'
+timezone: UTC
+seed: true
+expect:
+  rows: [{total: 350}]
+"""
+
+
+def mini_project(**overrides: str | bytes) -> dict[str, str | bytes]:
+    files: dict[str, str | bytes] = {
+        "fx/mini/connector.yml": MINI_CONNECTOR,
+        "fx/mini/seed/charge.csv": MINI_SEED,
+        "fx/mini/models/charges.sql": "SELECT id, amount FROM {{ source('mini', 'charge') }}\n",
+        "packs/rev/pack.yml": 'connector: mini\nschema_versions: ["2024-01", "2024-06"]\ntargets: [snowflake]\ntimezone: America/New_York\nfixtures: ../../fx\n',
+        "packs/rev/boards/rev.yml": MINI_BOARD,
+        "packs/rev/regressions/DEF-1.yml": MINI_CASE,
+    }
+    files.update({name.replace("__", "/").replace("_dot_", "."): content for name, content in overrides.items()})
+    return files
+
+
+# (case id, files that differ from mini_project, the one failing node, its message)
+LOCATED = [
+    ("seed-value", {"fx__mini__seed__charge_dot_csv": MINI_SEED.replace("250", "not_a_number")},
+     "packs/rev/pack.yml::load", "fx/mini/seed/charge.csv:3: load: 'not_a_number' in column amount is not a bigint"),
+    ("seed-timestamp", {"fx__mini__seed__charge_dot_csv": MINI_SEED.replace("2024-01-06 23:30:00", "yesterday")},
+     "packs/rev/pack.yml::load", "fx/mini/seed/charge.csv:3: load: 'yesterday' in column created is not a timestamp"),
+    ("seed-not-utf8", {"fx__mini__seed__charge_dot_csv": MINI_SEED.encode().replace(b"ch_2", b"ch_\xe9")},
+     "packs/rev/pack.yml::load", "fx/mini/seed/charge.csv:3: load: file is not UTF-8: byte 0xe9 cannot be decoded"),
+    ("seed-header", {"fx__mini__seed__charge_dot_csv": MINI_SEED.replace("amount", "amuont")},
+     "packs/rev/pack.yml::load", "fx/mini/seed/charge.csv:1: load: 'amuont' is not a column of charge; its values would be dropped (did you mean 'amount'?)"),
+    ("seed-table", {"fx__mini__seed__chrage_dot_csv": MINI_SEED},
+     "packs/rev/pack.yml::load", "fx/mini/seed/chrage.csv:1: load: version 2024-01 has no table 'chrage' for this seed (did you mean charge.csv?)"),
+    ("seed-retype", {"fx__mini__seed__charge_dot_csv": MINI_SEED.replace("id,amount,created", "id,created,amount").replace(",100,", ",").replace(",250,", ",").replace("10:00:00", "10:00:00,100").replace("23:30:00", "23:30:00,12abc"),
+                     "fx__mini__connector_dot_yml": MINI_CONNECTOR.replace("amount: {type: bigint}", "amount: {type: varchar}")},
+     "packs/rev/pack.yml::load", "fx/mini/connector.yml:14: load: change_type charge.amount to decimal(18,2): the seed value '12abc' (row 2 of charge.csv) does not cast to decimal(18,2)"),
+    ("change-type", {"fx__mini__connector_dot_yml": MINI_CONNECTOR.replace('"decimal(18,2)"', "NOTATYPE")},
+     "packs/rev/pack.yml::load", "fx/mini/connector.yml:14: load: column charge.amount: 'NOTATYPE' is not a DuckDB type (Catalog Error: Type with name NOTATYPE does not exist!)"),
+    ("model-parse", {"fx__mini__models__charges_dot_sql": "SELECT id, amount\nFROM {{ source('mini', 'charge') }} WHERE ((("},
+     "packs/rev/pack.yml::load", "fx/mini/models/charges.sql:2: load: model charges: SQL does not parse as duckdb: *"),
+    ("model-two-statements", {"fx__mini__models__charges_dot_sql": "SELECT 1 AS id; SELECT 2 AS id"},
+     "packs/rev/pack.yml::load", "fx/mini/models/charges.sql:1: load: model charges: a model must be one statement; found 2 (SELECT, SELECT)"),
+    ("case-now", {"packs__rev__regressions__DEF-1_dot_yml": MINI_CASE.replace("'2024-02-01T00:00:00Z'", "yesterday")},
+     "packs/rev/regressions/DEF-1.yml::DEF-1", "packs/rev/regressions/DEF-1.yml:6: DEF-1: now: 'yesterday' is not an ISO 8601 instant such as \"2024-03-11T09:00:00Z\""),
+    ("case-zone", {"packs__rev__regressions__DEF-1_dot_yml": MINI_CASE.replace("timezone: UTC", "timezone: Mars/Base")},
+     "packs/rev/regressions/DEF-1.yml::DEF-1", "packs/rev/regressions/DEF-1.yml:7: DEF-1: timezone: 'Mars/Base' is not an IANA time zone (e.g. America/New_York)"),
+    ("case-data", {"packs__rev__regressions__DEF-1_dot_yml": MINI_CASE.replace("seed: true", "data:\n  charge:\n    - {id: ch_9, amount: not_a_number}")},
+     "packs/rev/regressions/DEF-1.yml::DEF-1", "packs/rev/regressions/DEF-1.yml:10: DEF-1: data.charge[0].amount: 'not_a_number' is not a decimal(18,2)"),
+    ("pack-zone", {"packs__rev__pack_dot_yml": 'connector: mini\ntimezone: Mars/Phobos\nfixtures: ../../fx\n'},
+     "packs/rev/pack.yml::load", "packs/rev/pack.yml:2: load: timezone: 'Mars/Phobos' is not an IANA time zone (e.g. America/New_York)"),
+]
+
+
+def test_the_mini_project_is_green(packs, pytester):
+    packs(mini_project())
+    result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider", "--dashpacks-large-rows", "100")
+    result.assert_outcomes(passed=41)
+
+
+@pytest.mark.parametrize("case, files, failing, message", LOCATED, ids=[c[0] for c in LOCATED])
+def test_broken_fixture_data_is_one_located_failure(packs, pytester, case, files, failing, message):
+    """Seeds, types, models and case values that do not fit fail one item at file:line, never a traceback;
+    items that need the broken pack or connector are blocked by it."""
+    packs(mini_project(**files))
+    result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider", "-rA", "--dashpacks-large-rows", "100")
+    result.stdout.fnmatch_lines([message])
+    text = result.stdout.str()
+    assert "Traceback" not in text and "Error:" not in text.replace("Catalog Error:", "")
+    failed = [n for n, o in outcomes_by_node(result).items() if o == "FAILED"]
+    assert failed == [failing]

@@ -9,7 +9,8 @@ from typing import Any
 
 from ..errors import CheckFailure, DashpacksError, SqlExcerpt
 from ..packs import board_files, did_you_mean
-from ..regressions import RegressionCase, load_regression, row_diff
+from ..regressions import RegressionCase, load_regression, parse_instant, row_diff
+from ..seeds import first_uncastable
 from . import CheckContext, register
 
 
@@ -55,15 +56,20 @@ def run_case(ctx: CheckContext, case: RegressionCase) -> tuple[Any, str | None, 
                         f"data.{table}[{index}]: {version.label} has no column {table}.{column}{did_you_mean(str(column), columns)}",
                         ("data", table, index, column), key=True,
                     )
+        uncastable = first_uncastable(spec, [dict(row) for row in table_rows])
+        if uncastable:
+            column, index = min(uncastable, key=lambda bad: bad[1])
+            raise doc.error(
+                f"data.{table}[{index}].{column.name}: {table_rows[index].get(column.name)!r} is not a {column.type}",
+                ("data", table, index, column.name),
+            )
     db = session.fixture_db(pack, version)
     rows = {k: list(v) for k, v in (db.seed.items() if case.seed else [])}
     for table, table_rows in case.data.items():
         rows[table] = rows.get(table, []) + list(table_rows)
     instant = None
     if case.now:
-        instant = dt.datetime.fromisoformat(case.now.replace("Z", "+00:00"))
-        if instant.tzinfo is None:
-            instant = instant.replace(tzinfo=dt.timezone.utc)
+        instant = parse_instant(case.now)
         runnable = frozen_sql(runnable, instant, zone)
     with db.open(rows, zones=(zone,)) as sandbox:
         try:

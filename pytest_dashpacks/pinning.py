@@ -49,13 +49,11 @@ def pin_id(nodeid: str, pack: str) -> str:
 
 
 def plain(value: Any) -> Any:
-    """A value as YAML can hold it, for messages: dates as ISO text, Decimal as float, NaN as null."""
+    """A value as a message shows it: dates as ISO text, Decimal as float (NaN stays nan, never None)."""
     if hasattr(value, "isoformat"):
         return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
     if value.__class__.__name__ == "Decimal":
         return float(value)
-    if isinstance(value, float) and value != value:
-        return None
     return value
 
 

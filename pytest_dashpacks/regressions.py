@@ -140,6 +140,8 @@ def _same(expected: Any, actual: Any, tolerance: float) -> bool:
             return False
         if math.isnan(e) or math.isnan(a):
             return math.isnan(e) and math.isnan(a)
+        if math.isinf(e) or math.isinf(a):  # inf - inf is nan, never within tolerance
+            return e == a
         return abs(e - a) <= tolerance * max(1.0, abs(e))
     if hasattr(actual, "isoformat"):
         if hasattr(actual, "hour"):

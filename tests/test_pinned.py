@@ -192,3 +192,23 @@ def test_unknown_columns_in_case_data_are_named(packs, pytester):
     packs(pack({"regressions/DEF-1.yml": typo}))
     result = pytester.runpytest(*RUN, "-k", "DEF")
     result.stdout.fnmatch_lines(["*regressions/DEF-1.yml:9: DEF-1: data.ticket?0?: zendesk@2025-03 has no column ticket.statuss (did you mean 'status'?)"])
+
+
+def test_a_pinned_nan_and_infinity_round_trip(packs, pytester):
+    """A pin's expect written with .nan and -.inf passes against the rows that have them (it once became null)."""
+    import math
+
+    import yaml
+
+    from pytest_dashpacks.pinning import native
+    from test_bad_input import MINI_BOARD, MINI_CASE, mini_project
+
+    board = MINI_BOARD.replace(
+        "charts:", "  odd: SELECT CAST('nan' AS DOUBLE) AS r, CAST('-inf' AS DOUBLE) AS n FROM mini.charge LIMIT 1\ncharts:"
+    ).replace("rows: [k, m]", "  o: {type: table, query: odd}\nrows: [k, m, o]")
+    expect = yaml.safe_dump({"expect": {"rows": [{"r": native(math.nan), "n": native(-math.inf)}]}})
+    assert ".nan" in expect and "-.inf" in expect
+    case = MINI_CASE.replace("query: total", "query: odd").split("expect:")[0] + expect
+    packs(mini_project(**{"packs__rev__boards__rev_dot_yml": board, "packs__rev__regressions__DEF-1_dot_yml": case}))
+    result = pytester.runpytest("--dashpacks-regressions", "packs", "-p", "no:cacheprovider", "-rA")
+    result.assert_outcomes(passed=1)

@@ -127,3 +127,24 @@ def test_property_failure_prints_a_regression_case_that_loads(pytester):
     assert case["id"] == "PROP-daily_tickets" and case["board"] == "support" and case["query"] == "daily"
     assert case["data"]["ticket"] and case["expect"]["rows"] is not None
     assert any(row.get("_fivetran_deleted") for row in case["data"]["ticket"])  # the shrunk case keeps the deleted row
+
+
+KPI_DEFECTS = sorted(p.parent.name for p in (EXAMPLES / "defects").glob("*/pack.yml") if "kpis:" in p.read_text() and not p.parent.name.endswith("__fixed"))
+
+
+@pytest.mark.parametrize("slug", KPI_DEFECTS)
+def test_under_ci_the_property_item_finds_each_gallery_defect(pytester, monkeypatch, slug):
+    """Derandomized under CI, 5 drawn examples still find every gallery KPI defect: the boundary,
+    soft-deleted and history datasets run first as explicit examples. The zone item is opted out so
+    the property item answers for itself; each __fixed twin stays green."""
+    monkeypatch.setenv("CI", "true")
+    for pack in (slug, f"{slug}__fixed"):
+        shutil.copytree(EXAMPLES / "defects" / pack, pytester.path / pack)
+        manifest = pytester.path / pack / "pack.yml"
+        manifest.write_text(manifest.read_text() + 'checks:\n  skip: [{check: zone, query: "*", reason: "the property item alone"}]\n')
+    result = pytester.runpytest("--dashpacks", slug, f"{slug}__fixed", "-k", "property", "--dashpacks-property-examples", "5", *FAST)
+    outcomes = outcomes_by_node(result)
+    assert {n: o for n, o in outcomes.items() if "property[" in n and n.startswith(f"{slug}/")} and all(
+        o == "FAILED" for n, o in outcomes.items() if n.startswith(f"{slug}/")
+    ), outcomes
+    assert all(o == "PASSED" for n, o in outcomes.items() if n.startswith(f"{slug}__fixed/")), outcomes

@@ -15,8 +15,8 @@ from typing import Any, Iterator
 import pytest
 
 from .checks import CheckContext, check_kind
-from .checks.prerequisites import blocked
-from .errors import CheckSkipped, ConfigError, DashpacksError, SourceSpan, excerpt_lines, relative_posix
+from .checks.prerequisites import BLOCKED, blocked
+from .errors import CheckFailure, CheckSkipped, ConfigError, DashpacksError, SourceSpan, excerpt_lines, relative_posix
 from .model import Board, CheckRule, Pack, Query, ValuesQuery
 from .execution import CLOCK_INSTANTS, NARRATIVE_CASES, VOLUME_CASES, reads_clock
 from .session import DashpacksSession
@@ -145,6 +145,13 @@ class DashpackItem(pytest.Item):
                     raise
                 raise blocker from None
         except CheckSkipped as exc:
+            blocker = exc.reason[len(BLOCKED):].split(": ", 1) if exc.reason.startswith(BLOCKED) else None
+            if blocker is not None and len(blocker) == 2 and blocker[0] not in _selected(self.session):
+                # The item that reports the root cause is not in this run (-k, -m, a file alone): a skip
+                # would turn the run green over a defect, so this item reports it instead.
+                raise CheckFailure(
+                    f"{blocker[1]} (found by {blocker[0]}, which is not in this run)", self.span, defect_class=self.defect_class
+                ) from None
             # Reported at the item's YAML line, not at this call.
             raise pytest.skip.Exception(exc.reason, _use_item_location=True) from None
 

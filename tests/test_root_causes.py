@@ -103,3 +103,18 @@ def test_a_static_finding_is_not_repeated_by_the_data_items(pytester, slug, root
     assert failed == [f"{slug}/{root}"]
     pattern = f"{slug}/{root}".replace("[", "?").replace("]", "?")  # brackets are fnmatch classes
     result.stdout.fnmatch_lines([f"*blocked by {pattern}: *"])
+
+
+def test_a_blocked_item_fails_when_its_blocker_is_not_in_the_run(pytester):
+    """-k property alone must not turn a wrong-zone pack green: with the zone item deselected, the
+    items it would block report the defect themselves."""
+    import shutil
+
+    from conftest import EXAMPLES
+
+    shutil.copytree(EXAMPLES / "defects" / "wrong_zone_bucketing", pytester.path / "wz")
+    result = pytester.runpytest("--dashpacks", "wz", "-k", "property or kpi", "-p", "no:cacheprovider", "-rA")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*kpi?daily_net_revenue?: CAST(created AS DATE) buckets * (found by wz/boards/revenue.yml::daily::zone, which is not in this run)"])
+    whole = pytester.runpytest("--dashpacks", "wz", "-p", "no:cacheprovider", "-rA", "--dashpacks-large-rows", "200")
+    whole.stdout.fnmatch_lines(["SKIPPED ?2? wz/pack.yml:*: blocked by wz/boards/revenue.yml::daily::zone: *"])

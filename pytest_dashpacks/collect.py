@@ -20,6 +20,7 @@ from .errors import CheckFailure, CheckSkipped, ConfigError, DashpacksError, Sou
 from .model import Board, CheckRule, Pack, Query, ValuesQuery
 from .execution import CLOCK_INSTANTS, NARRATIVE_CASES, VOLUME_CASES, reads_clock
 from .session import DashpacksSession
+from .yamlsource import inside
 from .zonebuckets import zone_item_applies
 
 SESSION_KEY = pytest.StashKey[DashpacksSession]()
@@ -67,18 +68,9 @@ def collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector 
         kind, pack_dir = BoardFile, pack_dir_of(file_path, "boards")
     if kind is None or pack_dir is None:
         return None
-    if not _inside(file_path, pack_dir):
+    if not inside(file_path, pack_dir):  # a link out of a pack is never read
         return RefusedFile.from_parent(parent, path=file_path)
     return kind.from_parent(parent, path=file_path)
-
-
-def _inside(path: Path, root: Path) -> bool:
-    """Whether ``path``, symlinks followed, stays in ``root`` (a link out of a pack is never read)."""
-    try:
-        path.resolve().relative_to(root.resolve())
-        return True
-    except ValueError:
-        return False
 
 
 class RefusedFile(pytest.File):
@@ -173,10 +165,9 @@ class DashpackItem(pytest.Item):
         return blocked(blocker, pack_error.message)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        # A span in another file (the connector.yml that broke this board) has no line in this one: line 1.
-        if self.span and self.span.line and self.span.path != self.path:
-            return self.path, 0, self.nodeid.split("::", 1)[-1]
-        line = self.span.line - 1 if self.span and self.span.line else None
+        # Line 1 when the span names no line, or one in another file (the connector.yml that broke this board).
+        same_file = self.span is not None and self.span.path == self.path
+        line = self.span.line - 1 if self.span is not None and same_file and self.span.line else 0
         return self.path, line, self.nodeid.split("::", 1)[-1]
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:

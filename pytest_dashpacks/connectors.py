@@ -13,7 +13,7 @@ from typing import Any
 
 from .model import Change, ColumnSpec, Connector, ConnectorVersion, ModelSpec, TableSpec, is_boolean_type
 from .seeds import check_seeds, type_error
-from .yamlsource import YamlDoc, load_yaml, read_text, validate
+from .yamlsource import YamlDoc, load_yaml, read_text, require_inside, validate
 
 CHANGE_KINDS = (
     "rename_table",
@@ -54,7 +54,10 @@ def available_connectors(roots: list[Path]) -> list[str]:
 
 
 def load_connector(path: Path) -> Connector:
-    """Load and resolve one connector.yml; raises :class:`ConfigError` naming file:line."""
+    """Load and resolve one connector.yml; raises :class:`ConfigError` naming file:line.
+    A connector file that is a symbolic link out of its fixture root is refused, never read."""
+    fixture_root = path.parent.parent
+    require_inside(path, fixture_root, "fixture root")
     doc = load_yaml(path)
     validate(doc, "connector")
     data = doc.data
@@ -66,6 +69,8 @@ def load_connector(path: Path) -> Connector:
     versions = tuple(resolved[str(v)] for v in data["versions"])
     root = path.parent
     seeds = {p.stem: p for p in sorted((root / "seed").glob("*.csv"))}
+    for file in [*seeds.values(), *sorted((root / "models").glob("*.sql"))]:
+        require_inside(file, fixture_root, "fixture root")
     models = tuple(ModelSpec(p.stem, p, read_text(p)) for p in sorted((root / "models").glob("*.sql")))
     return Connector(name, schema, root, path, versions, models, seeds)
 

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from .errors import SourceSpan
 from .oracle import as_date
-from .yamlsource import YamlDoc, load_yaml, validate
+from .yamlsource import YamlDoc, load_yaml, require_inside, validate
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,8 @@ def load_regression(path: Path) -> RegressionCase:
 
 
 def load_ledger(path: Path) -> list[dict[str, Any]]:
+    """The defect ledger; a ledger that is a symbolic link out of its own folder is refused, never read."""
+    require_inside(path, path.parent, "folder")
     doc = load_yaml(path)
     validate(doc, "ledger")
     seen: dict[str, int] = {}

@@ -69,6 +69,21 @@ def format_key_path(key_path: KeyPath) -> str:
     return out
 
 
+def inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, symlinks followed, stays in ``root``."""
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def require_inside(path: Path, root: Path, what: str) -> None:
+    """A ConfigError naming the link when ``path`` is a symbolic link out of ``root``: such a file is never read."""
+    if not inside(path, root):
+        raise ConfigError(f"{path.name} is a symbolic link that leaves its {what}; it is not read", SourceSpan(path))
+
+
 def read_text(path: Path) -> str:
     """Read a UTF-8 file; a non-UTF-8 byte is reported with its line."""
     raw = path.read_bytes()
@@ -96,6 +111,11 @@ def load_yaml(path: Path, text: str | None = None, *, allow_empty: bool = False)
         raise ConfigError("file is empty", SourceSpan(path, 1, 1))
     try:
         root = yaml.compose(text, Loader=_Loader)
+    except yaml.reader.ReaderError as exc:
+        # A binary file, or a link to one (/proc/self/environ): say what is wrong, never show its content.
+        raise ConfigError(
+            f"file is not a YAML document: unacceptable character #x{exc.character:04x}; its content is not shown", SourceSpan(path)
+        ) from None
     except RecursionError:
         raise ConfigError(f"YAML nests too deeply (at most {MAX_DEPTH} levels)", SourceSpan(path, 1, 1)) from None
     except yaml.MarkedYAMLError as exc:
@@ -109,6 +129,11 @@ def load_yaml(path: Path, text: str | None = None, *, allow_empty: bool = False)
         return _empty_doc(path, text)
     if root is None:
         raise ConfigError("file holds only comments, no YAML content", SourceSpan(path, 1, 1))
+    if not isinstance(root, yaml.MappingNode):
+        # Every dashpacks file is a mapping; anything else (a text file read by mistake, /etc/passwd
+        # through a link) is not echoed back.
+        kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
+        raise ConfigError(f"file is not a YAML mapping of keys (it is {kind}); its content is not shown", SourceSpan(path))
     builder = _Builder(path)
     data = builder.build(root, ())
     return YamlDoc(path, data, text, builder.marks, builder.key_marks)

@@ -220,3 +220,33 @@ def test_ctrl_c_stops_a_running_query_and_the_run(packs, pytester):
     assert "KeyboardInterrupt" in text and "hostile::execute[zendesk@2025-03] PASSED" not in text
     assert not history.exists()
     print(f"stopped {stopped_after:.2f} s after Ctrl-C")
+
+
+@pytest.mark.parametrize("link, message", [
+    ("fx/mini/seed/charge.csv", "fx/mini/seed/charge.csv: load: charge.csv is a symbolic link that leaves its fixture root; it is not read"),
+    ("fx/mini/models/charges.sql", "fx/mini/models/charges.sql: load: charges.sql is a symbolic link that leaves its fixture root; it is not read"),
+    ("fx/mini/connector.yml", "*fx/mini/connector.yml: load: connector.yml is a symbolic link that leaves its fixture root; it is not read"),
+    ("defects.yml", "defects.yml: ledger: defects.yml is a symbolic link that leaves its folder; it is not read"),
+])
+def test_a_symlink_out_of_a_fixture_or_ledger_root_is_refused(packs, pytester, link, message):
+    from test_bad_input import mini_project
+
+    outside = pytester.path.parent / f"{pytester.path.name}-secret.txt"
+    outside.write_text("id,amount\nAPI_TOKEN=sk_live_do_not_print,1\n")
+    files = mini_project()
+    files.pop(link, None)
+    packs(files)
+    (pytester.path / link).parent.mkdir(parents=True, exist_ok=True)
+    (pytester.path / link).symlink_to(outside)
+    result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider", "-rA", "--dashpacks-large-rows", "100")
+    result.stdout.fnmatch_lines([message])
+    assert "sk_live_do_not_print" not in result.stdout.str()
+    assert "FAILED" in result.stdout.str()
+
+
+@pytest.mark.parametrize("content", [b"HOME=/root\0API_TOKEN=sk_live_do_not_print\0", b"root:x:0:0:API_TOKEN=sk_live_do_not_print:/root:/bin/bash\n"])
+def test_a_file_that_is_not_a_yaml_mapping_is_never_echoed(packs, pytester, content):
+    packs({**good_pack("demo"), "packs/demo/boards/leak.yml": content})
+    result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider", "-m", "dashpacks_load", "-rA")
+    result.stdout.fnmatch_lines(["packs/demo/boards/leak.yml: load: file is not a YAML *; its content is not shown"])
+    assert "sk_live_do_not_print" not in result.stdout.str()

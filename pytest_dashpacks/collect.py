@@ -314,7 +314,7 @@ class BoardFile(pytest.File):
         for query in board.queries:
             yield QueryNode.from_parent(self, name=query.name, pack=pack, board=board, query=query, versions=[v.name for v in versions])
         for values in board.values_queries:
-            if any(b.query == values.name for b in board.bindings):
+            if board.bindings_of(values.name):
                 yield QueryNode.from_parent(self, name=values.name, pack=pack, board=board, query=values, versions=[])
 
 
@@ -340,7 +340,7 @@ class QueryNode(pytest.Collector):
         yield item("syntax", "syntax")
         for version in self.versions:
             yield item(f"schema[{self.pack.connector}@{version}]", "schema", version)
-        if any(b.query == self.query.name for b in self.board.bindings):
+        if self.board.bindings_of(self.query.name):
             yield item("bindings", "bindings")
         for target in self.pack.targets:
             yield item(f"transpile[{target}]", "transpile", target)

@@ -214,7 +214,23 @@ class Board:
     values_queries: tuple[ValuesQuery, ...] = ()  # the values queries among them, with their columns
 
     def query(self, name: str) -> Query | None:
-        return next((q for q in self.queries if q.name == name), None)
+        return self._queries_by_name.get(name)
+
+    def bindings_of(self, query: str) -> tuple[Binding, ...]:
+        """The chart and format bindings that read ``query``'s columns."""
+        return self._bindings_by_query.get(query, ())
+
+    # Indexes built once: a board of 10,000 queries asks for each query and its bindings per item.
+    @functools.cached_property
+    def _queries_by_name(self) -> dict[str, Query]:
+        return {q.name: q for q in reversed(self.queries)}  # reversed: the first of a name wins
+
+    @functools.cached_property
+    def _bindings_by_query(self) -> dict[str, tuple[Binding, ...]]:
+        grouped: dict[str, list[Binding]] = {}
+        for binding in self.bindings:
+            grouped.setdefault(binding.query, []).append(binding)
+        return {name: tuple(found) for name, found in grouped.items()}
 
 
 @dataclass(frozen=True)

@@ -222,7 +222,7 @@ def _merged(key: str, metas: list[YamlDoc], board: YamlDoc) -> list[_Entry]:
 
 def _query(name: str, sql: str, doc: YamlDoc, path: KeyPath, origin: str = "queries") -> Query:
     span = doc.span(path)
-    lines = doc.text.splitlines()
+    lines = doc.lines
     first_line, indent = span.line, span.column - 1
     head = lines[span.line - 1][span.column - 1 :] if 0 < span.line <= len(lines) else ""
     if head[:1] in ("|", ">"):

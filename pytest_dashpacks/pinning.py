@@ -403,7 +403,7 @@ def _reproduction(
     if error is not None:
         return error_reproduction(replay, error, selected_columns(sql), rows), None
     if check == "execute":
-        return binding_reproduction(replay, [b.column for b in board.bindings if b.query == query.name], rows), None
+        return binding_reproduction(replay, [b.column for b in board.bindings_of(query.name)], rows), None
     try:
         return nan_reproduction(replay, rows), None
     except Unpinnable:

@@ -43,6 +43,11 @@ class YamlDoc:
     marks: dict[KeyPath, tuple[int, int]] = field(repr=False)
     key_marks: dict[KeyPath, tuple[int, int]] = field(repr=False)
 
+    @functools.cached_property
+    def lines(self) -> list[str]:
+        """The file's lines, split once (a board of 10,000 queries looks each one up)."""
+        return self.text.splitlines()
+
     def span(self, key_path: KeyPath = (), *, key: bool = False) -> SourceSpan:
         """Where the value (or, with ``key=True``, the key) at ``key_path`` is."""
         table = self.key_marks if key else self.marks

@@ -148,3 +148,39 @@ def test_bad_options_are_usage_errors(demo, pytester, args, message):
     result = pytester.runpytest("--dashpacks", "packs", *STATIC, *args, "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+def test_loading_a_board_reads_its_text_once_not_once_per_query(tmp_path, monkeypatch):
+    """Loading stays linear in the board's size: each query used to split the whole file again, so
+    1,000, 2,000 and 4,000 queries took 1.2, 4.8 and 22 s (benchmarks/bench_loading.py shows the times)."""
+    import dataclasses
+
+    from pytest_dashpacks import packs
+
+    splits = []
+
+    class CountingText(str):
+        def splitlines(self, *args, **kwargs):  # type: ignore[override]
+            splits.append(1)
+            return str.splitlines(self, *args, **kwargs)
+
+    real_load = packs.load_yaml
+
+    def counting_load(path, **kwargs):
+        doc = real_load(path, **kwargs)
+        return dataclasses.replace(doc, text=CountingText(doc.text))
+
+    monkeypatch.setattr(packs, "load_yaml", counting_load)
+    queries = 2000
+    lines = ["title: Big", "queries:"]
+    for i in range(queries):
+        lines += [f"  q{i}: |", f"    SELECT priority, COUNT(*) AS n{i} FROM zendesk.ticket GROUP BY 1"]
+    lines += ["charts:"] + [f"  c{i}: {{type: bar, query: q{i}, x: priority, y: n{i}}}" for i in range(queries)]
+    (tmp_path / "boards").mkdir()
+    (tmp_path / "pack.yml").write_text("connector: zendesk\n")
+    board_path = tmp_path / "boards" / "big.yml"
+    board_path.write_text("\n".join(lines) + "\n")
+    board = packs.load_board(board_path, tmp_path)
+    assert len(board.queries) == queries and board.query("q1999").sql_first_line == 2 * queries + 2
+    assert len(splits) <= 3, f"the board text was split {len(splits)} times"
+    assert [b.column for b in board.bindings_of("q7")] == ["priority", "n7"]

@@ -26,7 +26,7 @@ def check_bindings(ctx: CheckContext) -> None:
     # Output columns of a query that does not resolve cannot be trusted (a typo would echo here).
     require_resolved(session, pack, ctx.board, ctx.query, newest)
     parsed = session.parsed(pack, ctx.board, ctx.query)
-    numeric = any(b.numeric and b.query == ctx.query.name for b in ctx.board.bindings)
+    numeric = any(b.numeric for b in ctx.board.bindings_of(ctx.query.name))
     try:
         tree = (session.typed if numeric else session.qualified)(pack, ctx.board, ctx.query, newest)
     except Exception:  # columns the version lacks: the schema item reports them

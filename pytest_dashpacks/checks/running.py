@@ -94,7 +94,7 @@ def check_execute(ctx: CheckContext) -> None:
     result = run(ctx, ctx.session.sandbox(ctx.pack, version, "seed"), sql, f"fails on {version.label}")
     ctx.record["result"] = result
     returned = {c.lower() for c in result.columns}
-    missing = [b for b in ctx.board.bindings if b.query == ctx.query.name and b.column.lower() not in returned]
+    missing = [b for b in ctx.board.bindings_of(ctx.query.name) if b.column.lower() not in returned]
     if missing:
         require_bindings(ctx)
         first = missing[0]

@@ -250,3 +250,43 @@ def test_a_file_that_is_not_a_yaml_mapping_is_never_echoed(packs, pytester, cont
     result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider", "-m", "dashpacks_load", "-rA")
     result.stdout.fnmatch_lines(["packs/demo/boards/leak.yml: load: file is not a YAML *; its content is not shown"])
     assert "sk_live_do_not_print" not in result.stdout.str()
+
+
+HOSTILE_WRITES = """\
+title: Hostile
+queries:
+  wipe: |
+    WITH d AS (DELETE FROM zendesk.ticket RETURNING id) SELECT COUNT(*) AS n FROM d
+  plant: |
+    WITH i AS (INSERT INTO zendesk.ticket (id, created_at, status, requester_id) VALUES (999999, TIMESTAMP '2024-03-10 04:30:00', 'open', 1) RETURNING id)
+    SELECT COUNT(*) AS n FROM i
+charts:
+  a: {type: kpi, query: wipe, value: n}
+  b: {type: kpi, query: plant, value: n}
+rows: [a, b]
+"""
+
+
+@pytest.mark.parametrize("board", ["aaa_hostile.yml", "zzz_hostile.yml"])
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_no_item_sees_another_items_writes(pytester, board, workers):
+    """The gallery's session_zone pack fails its 4 timezone items; a board that deletes or plants
+    tickets from a CTE, collected before or after it, serially or under -n 2, changes none of that."""
+    import shutil
+
+    from conftest import EXAMPLES
+
+    shutil.copytree(EXAMPLES / "defects" / "session_zone", pytester.path / "sz")
+    manifest = pytester.path / "sz" / "pack.yml"  # the zone item would block the data items that read the tickets
+    manifest.write_text(manifest.read_text() + 'checks:\n  skip: [{check: zone, query: "*", reason: "the data items must run"}]\n')
+    args = ("--dashpacks", "sz", "-p", "no:cacheprovider", "-rA", "--dashpacks-large-rows", "200")
+    baseline = outcomes_by_node(pytester.runpytest_subprocess(*args))
+    (pytester.path / "sz" / "boards" / board).write_text(HOSTILE_WRITES)
+    result = pytester.runpytest_subprocess(*args, *workers)
+    outcomes = outcomes_by_node(result)
+    hostile = {n: o for n, o in outcomes.items() if board in n}
+    assert hostile[f"sz/boards/{board}::wipe::syntax"] == "FAILED" and hostile[f"sz/boards/{board}::plant::syntax"] == "FAILED"
+    assert not any(o == "PASSED" for n, o in hostile.items() if "::execute" in n or "::volume" in n or "::timezone" in n)
+    others = {n: o for n, o in outcomes.items() if board not in n}
+    assert others == baseline
+    assert sum(1 for n, o in baseline.items() if o == "FAILED" and "::timezone[" in n) == 4

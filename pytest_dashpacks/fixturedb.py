@@ -14,7 +14,6 @@ import csv
 import datetime as dt
 import math
 import re
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
@@ -253,8 +252,6 @@ class Sandbox:
         import duckdb
 
         con = self._sessions[zone or self._zone]
-        timer = threading.Timer(self._timeout, con.interrupt)
-        timer.start()
         # Every query runs in a transaction that is rolled back: whatever slips past the syntax
         # item's read-only rule, no item sees another's writes.
         con.execute("BEGIN TRANSACTION")
@@ -281,13 +278,15 @@ class Sandbox:
         except duckdb.Error as exc:
             raise CheckFailure(f"DuckDB: {_first_line(exc)}", sql=SqlExcerpt(sql), defect_class="schema_drift") from None
         finally:
-            timer.cancel()
             con.execute("ROLLBACK")
         return QueryResult(tuple(d[0] for d in description), tuple(str(d[1]) for d in description), tuple(rows))
 
     def _on_worker(self, con: Any, sql: str) -> tuple[list[tuple[Any, ...]], list[Any]]:
-        """Fetch at most ``max_rows + 1`` rows on the worker thread; Ctrl-C interrupts the query and
-        is raised here at once, so the run stops (and, interrupted, records no history)."""
+        """Fetch at most ``max_rows + 1`` rows on the worker thread while this one waits out the timeout.
+        At the timeout the query is interrupted until it stops (an interrupt that lands before DuckDB
+        has started the query is lost, so it is repeated), and DuckDB raises InterruptException. Ctrl-C
+        interrupts it the same way and is raised here at once, so the run stops (and records no history)."""
+        from concurrent.futures import TimeoutError as Timeout
 
         def fetch() -> tuple[list[tuple[Any, ...]], list[Any]]:
             relation = con.execute(sql)
@@ -295,11 +294,20 @@ class Sandbox:
 
         future = self._worker.submit(fetch)
         try:
-            return future.result()
+            try:
+                return future.result(timeout=self._timeout)
+            except Timeout:
+                _interrupt_until_done(con, future)
+                return future.result()
         except KeyboardInterrupt:
-            con.interrupt()
-            wait_for([future])
+            _interrupt_until_done(con, future)
             raise
+
+
+def _interrupt_until_done(con: Any, future: Any) -> None:
+    while not future.done():
+        con.interrupt()
+        wait_for([future], timeout=0.05)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -34,6 +34,11 @@ class CheckKind:
 
 
 CHECKS: dict[str, CheckKind] = {}
+# One module per check kind (the zone, regression and ledger kinds included); loaded on first use.
+KIND_MODULES = (
+    "load", "syntax", "schema", "bindings", "transpile", "zone", "execute", "timezone", "clock", "volume",
+    "kpi", "property", "narrative", "regression", "ledger",
+)
 
 
 def register(name: str, defect_class: str) -> Callable[[Callable[[CheckContext], None]], Callable[[CheckContext], None]]:
@@ -46,5 +51,8 @@ def register(name: str, defect_class: str) -> Callable[[Callable[[CheckContext],
 
 def check_kind(name: str) -> CheckKind:
     if not CHECKS:
-        from . import bindings, kpis, load, pinned, running, schema, syntax, transpile, zone  # noqa: F401  (they register themselves)
+        import importlib
+
+        for module in KIND_MODULES:  # each registers its check kind
+            importlib.import_module(f"{__name__}.{module}")
     return CHECKS[name]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
 from typing import Any
 
 from ..errors import CheckFailure, CheckSkipped, SourceSpan

@@ -1,0 +1,41 @@
+"""``<pack>/pack.yml::ledger[<ID>]``: a fixed ledger defect has a pin, and the pin passes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from ..errors import CheckFailure, DashpacksError
+from ..regressions import load_regression
+from . import CheckContext, register
+from .regression import check_regression
+
+
+@register("ledger", "config")
+def check_ledger(ctx: CheckContext) -> None:
+    """A fixed ledger defect has a pin, and the pin passes."""
+    defect: dict[str, Any] = ctx.case
+    from ..errors import SourceSpan
+
+    span = SourceSpan(ctx.session.settings.ledger_path, defect.get("_line", 0)) if ctx.session.settings.ledger_path else ctx.pack.span
+    pin = ctx.pack.directory / "regressions" / f"{defect['id']}.yml"
+    marked = ctx.session.marked_regressions.get(defect["id"])
+    if pin.is_file():
+        try:
+            check_regression(replace(ctx, case=load_regression(pin)))
+        except DashpacksError as exc:
+            raise CheckFailure(f"{defect['id']} is marked fixed, but its pin {pin.name} fails: {exc.message}", span,
+                               details=exc.details, defect_class=defect.get("class", "config")) from None
+        return
+    if marked is not None:
+        if ctx.record.get("verdict_on_reports"):
+            return  # the pin may run on another worker: its own reports decide, on the controller
+        outcome = ctx.session.marked_outcomes.get(marked)
+        if outcome == "failed":
+            raise CheckFailure(f"{defect['id']} is marked fixed, but its pinning test {marked} fails", span, defect_class=defect.get("class", "config"))
+        return
+    raise CheckFailure(
+        f"{defect['id']} is marked fixed but has no pin: add regressions/{defect['id']}.yml to pack {ctx.pack.name} "
+        f"or mark a test with @pytest.mark.dashpack_regression({defect['id']!r}, defect_class={defect.get('class', 'config')!r})",
+        span, defect_class=defect.get("class", "config"),
+    )

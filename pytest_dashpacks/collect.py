@@ -30,6 +30,18 @@ def dashpacks_session(config: pytest.Config) -> DashpacksSession:
     return config.stash[SESSION_KEY]
 
 
+def _internal_error(item: DashpackItem, exc: Exception) -> DashpacksError:
+    """A crash inside a check, as a located failure that says it is a pytest-dashpacks bug (with the frames)."""
+    import traceback
+
+    frames = traceback.format_tb(exc.__traceback__)[-3:]
+    details = tuple(line for frame in frames for line in frame.rstrip().splitlines())
+    return DashpacksError(
+        f"internal error in the {item.check} check (a pytest-dashpacks bug; please report it): {type(exc).__name__}: {exc}",
+        item.span, details=details, defect_class="config",
+    )
+
+
 def _manifest_of(path: Path) -> Path | None:
     for folder in ("boards", "regressions"):
         pack_dir = pack_dir_of(path, folder)
@@ -136,6 +148,10 @@ class DashpackItem(pytest.Item):
                 if blocker is None:
                     raise
                 raise blocker from None
+            except (DashpacksError, CheckSkipped):
+                raise
+            except Exception as exc:  # the one place a plugin crash is caught: reported where it happened, as ours
+                raise _internal_error(self, exc) from exc
         except CheckSkipped as exc:
             blocker = exc.reason[len(BLOCKED):].split(": ", 1) if exc.reason.startswith(BLOCKED) else None
             if blocker is not None and len(blocker) == 2 and blocker[0] not in _selected(self.session):

@@ -10,7 +10,6 @@ configuration, and a per-query timeout that interrupts the query.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 import re

@@ -438,6 +438,23 @@ class PinNote:
     note: str  # one line for the item's report
 
 
+def _built(*args: Any, **kwargs: Any) -> PinnedCase | str:
+    """``pinned_case(...)``, or why there is none. The item's own failure is reported either way, so a
+    case that cannot be built (or a shrinker that crashes) must never replace it."""
+    try:
+        return pinned_case(*args, **kwargs)
+    except Unpinnable as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001  (see the docstring)
+        return f"{type(exc).__name__}: {exc}"
+
+
+def case_text_or_reason(*args: Any, **kwargs: Any) -> str:
+    """The YAML of a pinned case (arguments as :func:`pinned_case`), or a comment saying why there is none."""
+    case = _built(*args, **kwargs)
+    return f"# no regression case: {case}" if isinstance(case, str) else case.text
+
+
 def write_pin(directory: Path, session: Any, item: Any, message: str) -> PinNote | None:
     """Write ``directory/PIN-....yml`` for a failing data item, unless a pin there was edited since the
     plugin wrote it; None when the item recorded nothing to reproduce."""
@@ -448,13 +465,10 @@ def write_pin(directory: Path, session: Any, item: Any, message: str) -> PinNote
     path = directory / f"{case_id}.yml"
     if path.exists() and edited(path.read_text("utf-8")):
         return PinNote(path, f"{path}: kept, edited since it was written (a pin is never overwritten once edited)")
-    try:
-        case = pinned_case(session, item.pack, item.check, item.param, record,
-                           case_id=case_id, title=f"pinned from {item.nodeid}", origin=item.nodeid, message=message)
-    except Unpinnable as exc:
-        return PinNote(None, f"no pin: {exc}")
-    except Exception as exc:  # a pin that cannot be built must not turn the failure into an internal error
-        return PinNote(None, f"no pin: {type(exc).__name__}: {exc}")
+    case = _built(session, item.pack, item.check, item.param, record,
+                  case_id=case_id, title=f"pinned from {item.nodeid}", origin=item.nodeid, message=message)
+    if isinstance(case, str):
+        return PinNote(None, f"no pin: {case}")
     directory.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(stamped(case.text), "utf-8")

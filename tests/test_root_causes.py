@@ -118,3 +118,20 @@ def test_a_blocked_item_fails_when_its_blocker_is_not_in_the_run(pytester):
     result.stdout.fnmatch_lines(["*kpi?daily_net_revenue?: CAST(created AS DATE) buckets * (found by wz/boards/revenue.yml::daily::zone, which is not in this run)"])
     whole = pytester.runpytest("--dashpacks", "wz", "-p", "no:cacheprovider", "-rA", "--dashpacks-large-rows", "200")
     whole.stdout.fnmatch_lines(["SKIPPED ?2? wz/pack.yml:*: blocked by wz/boards/revenue.yml::daily::zone: *"])
+
+
+def test_a_plugin_crash_is_a_located_internal_error(packs, pytester, monkeypatch):
+    """A bug in a check is never a skip or a bare traceback: the item fails at its line and says whose bug it is."""
+    from pytest_dashpacks import dialect_rules
+
+    def crash(*args, **kwargs):
+        raise ZeroDivisionError("a rule divided by zero")
+
+    monkeypatch.setattr(dialect_rules, "dialect_violations", crash)
+    packs(good_pack("demo"))
+    result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider", "-m", "dashpacks_syntax", "-rA")
+    result.stdout.fnmatch_lines([
+        "packs/demo/boards/support.yml:6: syntax: internal error in the syntax check (a pytest-dashpacks bug; please report it): "
+        "ZeroDivisionError: a rule divided by zero",
+    ])
+    result.assert_outcomes(failed=2)

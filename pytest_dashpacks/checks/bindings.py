@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from ..errors import CheckFailure, CheckSkipped
+from ..errors import CheckFailure, CheckSkipped, DashpacksError
 from ..model import Binding, Board, ValuesQuery
 from ..sqlanalysis import output_columns
 from ..packs import did_you_mean
@@ -27,9 +27,11 @@ def check_bindings(ctx: CheckContext) -> None:
     require_resolved(session, pack, ctx.board, ctx.query, newest)
     parsed = session.parsed(pack, ctx.board, ctx.query)
     numeric = any(b.numeric for b in ctx.board.bindings_of(ctx.query.name))
+    from sqlglot.errors import SqlglotError
+
     try:
         tree = (session.typed if numeric else session.qualified)(pack, ctx.board, ctx.query, newest)
-    except Exception:  # columns the version lacks: the schema item reports them
+    except (DashpacksError, SqlglotError):  # columns the version lacks: the schema item reports them
         tree = None
     columns = output_columns(parsed.ast, tree)
     if columns is None:

@@ -10,6 +10,8 @@ from .kpi import contract_of, kpi_query, run_kpi
 @register("narrative", "narrative")
 def check_narrative(ctx: CheckContext) -> None:
     """The KPI sentence renders without None, nan, inf, -0 or raw braces under a data case."""
+    from jinja2 import TemplateError
+
     from ..narrative import narrative_problems, render_narrative
     from ..oracle import as_date
 
@@ -29,7 +31,7 @@ def check_narrative(ctx: CheckContext) -> None:
         row = {column: None for column in result.columns}
     try:
         sentence = render_narrative(kpi.narrative, row)
-    except Exception as exc:  # a template error is the narrative's defect
+    except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:  # the template fails on this data
         raise CheckFailure(f"kpi {kpi.name}: the narrative does not render under {case} data: {exc}", kpi.span, defect_class="narrative") from None
     problems = narrative_problems(sentence)
     if problems:

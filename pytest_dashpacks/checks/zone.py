@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import CheckFailure, CheckSkipped, SourceSpan
+from ..errors import CheckFailure, CheckSkipped, DashpacksError, SourceSpan
 from ..model import Board, Pack, Query
 from ..zonebuckets import ZoneBucket
 from . import CheckContext, register
@@ -100,12 +100,12 @@ def _embedded_queries(session: Any, pack: Pack, board: Board, query: Query, sql:
             continue
         try:
             text = session.rendered(pack, board, other)
-        except Exception:
+        except DashpacksError:
             continue
         try:
             session.parsed(pack, board, other)
             checked = True
-        except Exception:
+        except DashpacksError:
             checked = False
         if not text:
             continue

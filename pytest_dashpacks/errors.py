@@ -58,7 +58,6 @@ class DashpacksError(Exception):
         span: SourceSpan | None = None,
         *,
         sql: SqlExcerpt | None = None,
-        key_path: str = "",
         details: tuple[str, ...] = (),
         defect_class: str | None = None,
     ) -> None:
@@ -66,7 +65,6 @@ class DashpacksError(Exception):
         self.message = message
         self.span = span
         self.sql = sql
-        self.key_path = key_path
         self.details = details
         if defect_class is not None:
             self.defect_class = defect_class

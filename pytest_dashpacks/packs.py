@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
 from .model import (
     Binding, Board, Chart, CheckRule, KpiContract, KpiSource, Pack, Query, ValuesColumn, ValuesQuery, Variable,
 )
@@ -40,11 +39,6 @@ def is_board_file(path: Path) -> bool:
 def board_files(pack_dir: Path) -> list[Path]:
     boards = pack_dir / "boards"
     return sorted(p for p in boards.rglob("*") if p.is_file() and is_board_file(p)) if boards.is_dir() else []
-
-
-def regression_files(pack_dir: Path) -> list[Path]:
-    folder = pack_dir / "regressions"
-    return sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yml", ".yaml")) if folder.is_dir() else []
 
 
 def did_you_mean(name: str, known: list[str] | tuple[str, ...]) -> str:
@@ -508,12 +502,3 @@ def _check_layout(doc: YamlDoc, charts: set[str]) -> None:
     for key in ("rows", "cols", "grid", "tabs"):
         if key in doc.data:
             walk(doc.data[key], (key,))
-
-
-def board_error_for_pack(board_path: Path, pack_manifest: Path, problem: ConfigError) -> ConfigError:
-    """The board cannot be checked because its pack (or connector) failed to load."""
-    return ConfigError(
-        f"cannot check this board: {pack_manifest.name} of its pack failed to load ({problem.message}); "
-        f"see {problem.span.location() if problem.span else pack_manifest}",
-        problem.span,
-    )

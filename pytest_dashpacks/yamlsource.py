@@ -64,7 +64,7 @@ class YamlDoc:
         return SourceSpan(self.path, line, col)
 
     def error(self, message: str, key_path: KeyPath = (), *, key: bool = False) -> ConfigError:
-        return ConfigError(message, self.span(key_path, key=key), key_path=format_key_path(key_path))
+        return ConfigError(message, self.span(key_path, key=key))
 
 
 def format_key_path(key_path: KeyPath) -> str:
@@ -249,9 +249,9 @@ def validate(doc: YamlDoc, schema_name: str, data: Any = None, base: KeyPath = (
     if not problems:
         return
     problems.sort(key=lambda p: (p[0].line, p[0].column))
-    span, message, key_path = problems[0]
+    span, message, _ = problems[0]
     details = tuple(f"{s.location()}: {m}" for s, m, _ in problems[1:8])
-    raise ConfigError(message, span, key_path=key_path, details=details)
+    raise ConfigError(message, span, details=details)
 
 
 def _chosen_branch(error: Any) -> list[Any]:

@@ -30,7 +30,6 @@ def check_property(ctx: CheckContext) -> None:
     table = oracle.source_table(version, kpi)
     tables = session.tables_read(pack, version, sql, kpi)
     failing: dict[str, Any] = {}
-    sandbox = db.open({})
 
     def oracle_holds(rows: dict[str, list[dict[str, Any]]]) -> None:
         sandbox.replace_rows(rows)
@@ -59,10 +58,10 @@ def check_property(ctx: CheckContext) -> None:
         suppress_health_check=list(HealthCheck),
         report_multiple_bugs=False,
     )(run)
+    sandbox = db.open({})  # one database whose rows each example swaps in
     try:
         run()
     except AssertionError:
-        sandbox.close()
         first = failing["mismatches"][0]
         raise CheckFailure(
             f"kpi {kpi.name}: on generated data bucket {first.bucket} is {shown(first.actual)} in the query, "
@@ -72,7 +71,8 @@ def check_property(ctx: CheckContext) -> None:
                      *regression_yaml(ctx, kpi).splitlines()),
             defect_class="volume",
         ) from None
-    sandbox.close()
+    finally:
+        sandbox.close()  # its query thread too, whatever the examples raised
 
 
 def regression_yaml(ctx: CheckContext, kpi: KpiContract) -> str:

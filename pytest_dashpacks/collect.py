@@ -72,12 +72,13 @@ def collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector 
 
     kind: type[pytest.File] | None = None
     pack_dir: Path | None = None
+    yaml_file = file_path.suffix in (".yml", ".yaml")
     if file_path.name == "pack.yml":
         kind, pack_dir = PackFile, file_path.parent
-    elif file_path.suffix in (".yml", ".yaml") and pack_dir_of(file_path, "regressions") and file_path.parent.name == "regressions":
-        kind, pack_dir = RegressionFile, pack_dir_of(file_path, "regressions")
-    elif file_path.suffix in (".yml", ".yaml") and is_board_file(file_path) and pack_dir_of(file_path, "boards"):
-        kind, pack_dir = BoardFile, pack_dir_of(file_path, "boards")
+    elif yaml_file and file_path.parent.name == "regressions" and (found := pack_dir_of(file_path, "regressions")):
+        kind, pack_dir = RegressionFile, found
+    elif yaml_file and is_board_file(file_path) and (found := pack_dir_of(file_path, "boards")):
+        kind, pack_dir = BoardFile, found
     if kind is None or pack_dir is None:
         return None
     if not inside(file_path, pack_dir):  # a link out of a pack is never read

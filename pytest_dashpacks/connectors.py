@@ -75,12 +75,14 @@ def load_connector(path: Path) -> Connector:
     return Connector(name, schema, root, path, versions, models, seeds)
 
 
-def check_connector_files(connector: Connector) -> None:
-    """Models parse and seeds fit their tables (SQL work, so not done while collecting: the session
-    runs it before anything reads the fixture, and ``pack.yml::load`` reports what it finds)."""
+def check_connector_files(connector: Connector) -> dict[str, str]:
+    """Types are DuckDB types, models parse and seeds fit their tables (SQL work, so not done while
+    collecting: the session runs it before anything reads the fixture, and ``pack.yml::load`` reports
+    what it finds). Returns each model rendered to DuckDB SQL: the one place models are rendered."""
     _check_types(connector)
-    _check_models(connector)
+    rendered = _rendered_models(connector)
     check_seeds(connector)
+    return rendered
 
 
 def _check_types(connector: Connector) -> None:
@@ -110,19 +112,21 @@ def _check_types(connector: Connector) -> None:
                 raise doc.error(f"column {column}: {str(type_name)!r} is not a DuckDB type ({problem})", where)
 
 
-def _check_models(connector: Connector) -> None:
-    """Each model renders and parses as one DuckDB SELECT, else a ConfigError at its own file and line:
-    a broken model is one defect of the fixture, not one per board that reads it."""
+def _rendered_models(connector: Connector) -> dict[str, str]:
+    """Each model rendered; it must parse as one DuckDB SELECT, else a ConfigError at its own file and
+    line: a broken model is one defect of the fixture, not one per board that reads it."""
     from .errors import ConfigError, RenderError, SourceSpan
     from .rendering import render_model
     from .sqlanalysis import parse_query
 
     names = tuple(m.name for m in connector.models)
+    out: dict[str, str] = {}
     for model in connector.models:
         rendered = ""
         try:
             rendered = render_model(model.sql, connector.name, connector.schema, names)
             parse_query(rendered, "duckdb")
+            out[model.name] = rendered
         except RenderError as exc:
             line = exc.sql.line if exc.sql and exc.sql.line else 1
             column = exc.sql.column if exc.sql else 0
@@ -130,6 +134,7 @@ def _check_models(connector: Connector) -> None:
                 column = 0  # a column in the rendered SQL points elsewhere in the template
             message = exc.message.replace("a board query", "a model").replace("valid board query", "valid model")
             raise ConfigError(f"model {model.name}: {message}", SourceSpan(model.path, line, column)) from None
+    return out
 
 
 def _line(text: str, number: int) -> str:

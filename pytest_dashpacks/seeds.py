@@ -33,12 +33,19 @@ class SeedRow:
     values: dict[str, str | None]  # empty fields are NULL
 
 
+@dataclass(frozen=True)
+class SeedFile:
+    header: list[str]
+    header_text: str  # the header line as written, to point at a name
+    rows: list[SeedRow]
+
+
 def read_seed(path: Path) -> list[dict[str, Any]]:
     """A seed CSV as rows of strings; empty fields are NULL."""
-    return [row.values for row in seed_table(path)[1]]
+    return [row.values for row in seed_table(path).rows]
 
 
-def seed_table(path: Path) -> tuple[list[str], list[SeedRow]]:
+def seed_table(path: Path) -> SeedFile:
     """The header and rows of a seed CSV; a non-UTF-8 byte, a duplicate header or a row with more
     fields than the header is a located ConfigError."""
     text = read_text(path)
@@ -62,7 +69,7 @@ def seed_table(path: Path) -> tuple[list[str], list[SeedRow]]:
         if fields:
             rows.append(SeedRow(start, line_text, {name: (v if v != "" else None) for name, v in zip(header, fields)}))
         start = reader.line_num + 1
-    return header, rows
+    return SeedFile(header, lines[0] if lines else "", rows)
 
 
 def field_column(line: str, index: int) -> int:
@@ -99,7 +106,7 @@ def check_seeds(connector: Connector) -> None:
     first = connector.versions[0]
     problems: list[ConfigError] = []
     tables = {table.key: table for table in first.tables.values()}
-    parsed: dict[str, tuple[list[str], list[SeedRow]]] = {}
+    parsed: dict[str, SeedFile] = {}
     for key, path in connector.seeds.items():
         if key not in tables:
             hint = difflib.get_close_matches(key, list(tables), n=1)
@@ -107,15 +114,15 @@ def check_seeds(connector: Connector) -> None:
             problems.append(ConfigError(f"version {first.name} has no table {key!r} for this seed{suggestion}", SourceSpan(path, 1, 1)))
             continue
         try:
-            header, rows = seed_table(path)
+            seed = seed_table(path)
         except ConfigError as exc:
             problems.append(exc)
             continue
-        problems.extend(_header_problems(path, header, rows, tables[key]))
-        parsed[key] = header, rows
+        problems.extend(_header_problems(path, seed, tables[key]))
+        parsed[key] = seed
     if not problems:
-        for key, (header, rows) in parsed.items():
-            problems.extend(_value_problems(connector.seeds[key], tables[key], header, rows))
+        for key, seed in parsed.items():
+            problems.extend(_value_problems(connector.seeds[key], tables[key], seed.header, seed.rows))
     if not problems:
         problems.extend(_retype_problems(connector))
     if problems:
@@ -124,19 +131,18 @@ def check_seeds(connector: Connector) -> None:
         raise ConfigError(first_problem.message, first_problem.span, details=details)
 
 
-def _header_problems(path: Path, header: list[str], rows: list[SeedRow], table: TableSpec) -> list[ConfigError]:
+def _header_problems(path: Path, seed: SeedFile, table: TableSpec) -> list[ConfigError]:
     names = [c.name for c in table.columns]
     lowered = {n.lower() for n in names}
-    first_line = read_text(path).split("\n", 1)[0]
     out = []
-    for index, name in enumerate(header):
+    for index, name in enumerate(seed.header):
         if name.lower() in lowered:
             continue
         hint = difflib.get_close_matches(name, names, n=1)
         suggestion = f" (did you mean {hint[0]!r}?)" if hint else f"; columns: {', '.join(names)}"
         out.append(ConfigError(
             f"{name!r} is not a column of {table.key}; its values would be dropped{suggestion}",
-            SourceSpan(path, 1, field_column(first_line, index)),
+            SourceSpan(path, 1, field_column(seed.header_text, index)),
         ))
     return out
 

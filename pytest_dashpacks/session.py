@@ -16,7 +16,7 @@ from .connectors import available_connectors, find_connector, load_connector
 from .errors import ConfigError, DashpacksError, RenderError, SourceSpan, relative_posix
 from .model import Board, Connector, ConnectorVersion, Pack, Query
 from .packs import did_you_mean, load_board, load_pack
-from .rendering import RenderContext, name_line, render_sql, render_model, template_names
+from .rendering import RenderContext, name_line, render_sql, template_names
 from .settings import Settings
 
 T = TypeVar("T")
@@ -92,17 +92,18 @@ class DashpacksSession:
         try:
             pack = self.pack(manifest)
             self.versions(pack)
-            self.connector_files(pack)
+            self.models_sql(pack)
         except ConfigError as exc:
             return exc
         return None
 
-    def connector_files(self, pack: Pack) -> None:
-        """The pack's connector models parse and its seeds fit their tables (ConfigError at the file)."""
+    def models_sql(self, pack: Pack) -> dict[str, str]:
+        """The connector's models rendered to DuckDB SQL, once its files are checked (types, models and
+        seeds; a ConfigError at the file otherwise)."""
         from .connectors import check_connector_files
 
         connector = self.connector(pack)
-        self._memo(("connector-files", connector.path), lambda: check_connector_files(connector))
+        return self._memo(("models-sql", connector.path), lambda: check_connector_files(connector))
 
     def connector_path(self, pack: Pack) -> Path:
         roots = self.settings.fixture_roots(pack.fixtures)
@@ -197,15 +198,7 @@ class DashpacksSession:
         def build() -> VersionCatalog:
             from .sqlanalysis import mapping_schema, model_outputs
 
-            self.connector_files(pack)
-            names = tuple(m.name for m in connector.models)
-            rendered = []
-            for model in connector.models:
-                try:
-                    rendered.append((model.name, render_model(model.sql, connector.name, connector.schema, names)))
-                except RenderError as exc:
-                    raise ConfigError(f"model {model.name} does not render: {exc.message}", SourceSpan(model.path, exc.sql.line if exc.sql else 0)) from None
-            models = model_outputs(rendered, version, connector.schema)
+            models = model_outputs(list(self.models_sql(pack).items()), version, connector.schema)
             return VersionCatalog(version, models, mapping_schema(version, models))
 
         return self._memo(("catalog", connector.path, version.name), build)
@@ -304,13 +297,11 @@ class DashpacksSession:
     def fixture_db(self, pack: Pack, version: ConnectorVersion) -> Any:
         """The version's fixture database: tables, seed and models (views)."""
         from .fixturedb import FixtureDatabase
-        from .rendering import render_model
 
         connector = self.connector(pack)
 
         def build() -> Any:
-            names = tuple(m.name for m in connector.models)
-            rendered = {m.name: render_model(m.sql, connector.name, connector.schema, names) for m in connector.models}
+            rendered = self.models_sql(pack)
             order = list(self.catalog(pack, version).models)  # dependency order
             return FixtureDatabase(
                 connector, version, [(n, rendered[n]) for n in order], timeout=self.settings.query_timeout,
@@ -409,7 +400,7 @@ class DashpacksSession:
             from .rendering import MODEL_SCHEMA
 
             connector = self.connector(pack)
-            names = {m.name: m for m in connector.models}
+            names = self.models_sql(pack)
             keys: list[str] = []
             pending, seen = [sql], set()
             while pending:
@@ -418,7 +409,7 @@ class DashpacksSession:
                     if schema == MODEL_SCHEMA and table.name in names:
                         if table.name not in seen:
                             seen.add(table.name)
-                            pending.append(render_model(names[table.name].sql, connector.name, connector.schema, tuple(names)))
+                            pending.append(names[table.name])
                         continue
                     spec = version.table(schema, table.name)
                     if spec is not None and spec.key not in keys:

@@ -22,7 +22,7 @@ def check_pack(ctx: CheckContext) -> None:
     doc = load_yaml(pack.manifest)
     connector = session.connector(pack)
     session.versions(pack)  # the zone was checked when pack.yml loaded (packs.check_zone)
-    session.connector_files(pack)
+    session.models_sql(pack)  # types, models and seeds check out
     paths = board_files(pack.directory)
     if not paths:
         raise doc.error(f"pack {pack.name} has no boards: expected YAML files under {pack.directory / 'boards'}", ())

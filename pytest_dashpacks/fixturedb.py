@@ -108,7 +108,7 @@ class FixtureDatabase:
     models: list[tuple[str, str]]  # (name, rendered DuckDB SQL), in dependency order
     memory_limit: str = "1GB"
     timeout: float = 10.0
-    max_rows: int = 500_000
+    max_rows: int = 2_000_000
     _seed: Rows | None = field(default=None, repr=False)
 
     @property
@@ -213,7 +213,7 @@ class Sandbox:
     in one of the session zones it was opened with."""
 
     def __init__(
-        self, sessions: dict[str, Any], default_zone: str, timeout: float, tables: tuple[TableSpec, ...] = (), max_rows: int = 500_000
+        self, sessions: dict[str, Any], default_zone: str, timeout: float, tables: tuple[TableSpec, ...] = (), max_rows: int = 2_000_000
     ) -> None:
         self._sessions, self._zone, self._timeout, self._max_rows = sessions, default_zone, timeout, max_rows
         self._con = sessions[default_zone]

@@ -18,7 +18,7 @@ _OPTIONS: tuple[tuple[str, str, str, Any, str], ...] = (
     ("timezones", "dashpacks_timezones", "session time zones for timezone[...] items", " ".join(DEFAULT_TIMEZONES), "list"),
     ("large-rows", "dashpacks_large_rows", "rows per table for volume[large]", "200000", "int"),
     ("query-timeout", "dashpacks_query_timeout", "seconds a fixture query may run", "10", "float"),
-    ("max-rows", "dashpacks_max_rows", "rows a fixture query may return; more fails the item", "500000", "int"),
+    ("max-rows", "dashpacks_max_rows", "rows a fixture query may return; more fails the item", "2000000", "int"),
     ("ledger", "dashpacks_ledger", "defect ledger file (defects.yml)", None, "path"),
     ("report", "dashpacks_report", "write the stability report as JSON to this path", None, "path"),
     ("history", "dashpacks_history", "append one JSON line per run here and show trends", None, "path"),
@@ -57,7 +57,7 @@ class Settings:
     html: Path | None
     pin_dir: Path | None
     property_examples: int = 25
-    max_rows: int = 500_000
+    max_rows: int = 2_000_000
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:

@@ -50,3 +50,16 @@ def test_realworld_boards_are_green_in_every_dialect(pytester):
     assert packs == {"bigquery_revenue", "duckdb_serving", "postgres_saas_metrics", "snowflake_billing"}
     kpis = {node.rpartition("::")[2] for node in outcomes if "::kpi[" in node}
     assert kpis == {"kpi[daily_gross_usd]", "kpi[daily_gross_eur]", "kpi[daily_succeeded_charges]"}
+
+
+def test_a_healthy_unnest_stays_under_the_row_cap_at_the_default_large_size(pytester):
+    """mrr_movements returns three rows per month row: 600,000 rows under volume[large]'s default
+    200,000 rows per table. The default dashpacks_max_rows must leave that healthy query green."""
+    import shutil
+
+    from conftest import EXAMPLES
+
+    shutil.copytree(EXAMPLES / "realworld", pytester.path / "realworld")
+    shutil.copytree(EXAMPLES.parent / "connector_fixtures", pytester.path / "connector_fixtures")
+    result = pytester.runpytest("--dashpacks", "realworld/bigquery_revenue", "-k", "mrr_movements and volume and large", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from .datagen import CLOCK_INSTANTS, column_kind  # noqa: F401  (collection names clock items from CLOCK_INSTANTS)
+from .data.kinds import column_kind
 from .errors import CheckSkipped
 from .model import ConnectorVersion, TableSpec
 

@@ -326,7 +326,8 @@ class DashpacksSession:
 
     def dataset(self, pack: Pack, version: ConnectorVersion, case: str) -> Any:
         """Rows for a named data case on ``version`` (seed-based or generated)."""
-        from . import datagen, execution
+        from . import execution
+        from .data import calendar, rows
 
         def build() -> Any:
             db = self.fixture_db(pack, version)
@@ -335,7 +336,7 @@ class DashpacksSession:
             if case == "empty":
                 return {}
             if case == "generated":
-                return datagen.generate_rows(version, pack.timezone, rows_per_table=6, seed=7)
+                return rows.generate_rows(version, pack.timezone, rows_per_table=6, seed=7)
             if case == "single_row":
                 return execution.single_row_case(self.dataset(pack, version, "generated"))
             if case == "nulls":
@@ -347,8 +348,8 @@ class DashpacksSession:
             if case == "history":
                 return execution.history_case(version, db.seed)
             if case == "boundary":  # seed plus rows at every edge of the reporting zone's calendar
-                instants = datagen.boundary_instants(pack.timezone, [2024])
-                extra = datagen.generate_rows(version, pack.timezone, rows_per_table=len(instants), seed=11, instants=instants)
+                instants = calendar.boundary_instants(pack.timezone, [2024])
+                extra = rows.generate_rows(version, pack.timezone, rows_per_table=len(instants), seed=11, instants=instants)
                 return {k: db.seed.get(k, []) + extra.get(k, []) for k in dict.fromkeys([*db.seed, *extra])}
             raise ValueError(f"unknown data case {case!r}")
 
@@ -357,14 +358,14 @@ class DashpacksSession:
     def sandbox(self, pack: Pack, version: ConnectorVersion, case: str) -> Any:
         """A shared read-only database for a data case (board queries only read, so items stay isolated),
         with a session in UTC, every ``dashpacks_timezones`` zone and the pack's zone."""
-        from . import datagen
+        from .data import large
 
         zones = tuple(dict.fromkeys(self.settings.timezones + (pack.timezone,)))
 
         def build() -> Any:
             db = self.fixture_db(pack, version)
             if case == "large":
-                fill = {t.key: datagen.large_rows_sql(t, self.settings.large_rows) for t in version.tables.values()}
+                fill = {t.key: large.large_rows_sql(t, self.settings.large_rows) for t in version.tables.values()}
                 return db.open({}, fill=fill, zones=zones)
             return db.open(self.dataset(pack, version, case), zones=zones)
 
@@ -378,7 +379,7 @@ class DashpacksSession:
         """The seed plus rows on both sides of a frozen instant (aware UTC)."""
         import datetime as dt
 
-        from .datagen import generate_rows
+        from .data.rows import generate_rows
 
         def build() -> Any:
             utc = instant.astimezone(dt.timezone.utc).replace(tzinfo=None)

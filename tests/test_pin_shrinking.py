@@ -135,7 +135,7 @@ def column_types(slug: str, case: dict) -> dict[tuple[str, str], str]:
 
 def assert_native(slug: str, case: dict) -> None:
     """Every data value has its column's YAML type: numbers are never quoted strings."""
-    from pytest_dashpacks.datagen import column_kind
+    from pytest_dashpacks.data.kinds import column_kind
 
     types = column_types(slug, case)
     for table, rows in case["data"].items():

@@ -19,7 +19,7 @@ def check_clock(ctx: CheckContext) -> None:
     """With now frozen at the instant, UTC and reporting-zone sessions give the same answer."""
     from freezegun import freeze_time
 
-    from ..datagen import clock_instant
+    from ..data.calendar import clock_instant
     from ..execution import frozen_sql
 
     assert ctx.query is not None and ctx.param is not None

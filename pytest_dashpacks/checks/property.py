@@ -19,7 +19,7 @@ def check_property(ctx: CheckContext) -> None:
     from hypothesis import HealthCheck, example, given, settings
 
     from .. import oracle
-    from ..datagen import dataset_strategy
+    from ..data.strategies import dataset_strategy
 
     kpi = contract_of(ctx)
     board, query, sql = kpi_query(ctx, kpi)

@@ -19,7 +19,8 @@ from .checks.prerequisites import BLOCKED, blocked
 from .errors import CheckFailure, CheckSkipped, ConfigError, DashpacksError, SourceSpan, excerpt_lines, relative_posix
 from .model import Board, CheckRule, Pack, Query, ValuesQuery
 from .data.calendar import CLOCK_INSTANTS
-from .execution import NARRATIVE_CASES, VOLUME_CASES, reads_clock
+from .data.cases import NARRATIVE_CASES, VOLUME_CASES
+from .sql.clock import reads_clock
 from .session import DashpacksSession
 from .yamlsource import inside
 from .zonebuckets import zone_item_applies

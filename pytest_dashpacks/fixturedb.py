@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable
 
+from .data.rows import Rows
 from .errors import CheckFailure, SqlExcerpt
 from .model import Connector, ConnectorVersion, TableSpec
 from .rendering import MODEL_SCHEMA
 from .seeds import read_seed
-
-Rows = dict[str, list[dict[str, Any]]]  # table key -> rows (column name -> value)
 
 
 @dataclass(frozen=True)

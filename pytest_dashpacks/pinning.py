@@ -27,12 +27,13 @@ from typing import Any, Callable
 
 import yaml
 
+from .data.rows import Rows
+
 PINNED_CHECKS = ("kpi", "property", "volume", "clock", "timezone", "execute")
 SHRINK_RUNS = 300  # query runs per pin
 SHRINK_SECONDS = 5.0
 MARK = "# dashpacks-pin "  # + a digest of the rest of the file: present and matching = never edited
 
-Rows = dict[str, list[dict[str, Any]]]
 
 
 class Unpinnable(Exception):
@@ -109,7 +110,7 @@ class Replay:
         from freezegun import freeze_time
 
         from .errors import DashpacksError
-        from .execution import frozen_sql
+        from .sql.clock import frozen_sql
 
         self.load(rows)
         self.budget.spent += 1

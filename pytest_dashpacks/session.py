@@ -166,10 +166,10 @@ class DashpacksSession:
         """The query rendered and parsed in the pack dialect (RenderError located in the YAML)."""
 
         def build() -> ParsedQuery:
-            from .sqlanalysis import parse_query
-
             from sqlglot.dialects.dialect import Dialect
             from sqlglot.errors import TokenError
+
+            from .sqlanalysis import parse_query
 
             sql = self.rendered(pack, board, query)
             try:
@@ -313,7 +313,7 @@ class DashpacksSession:
     def runnable(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion | None = None) -> str:
         """The query as DuckDB SQL for ``version`` (default: the newest the pack checks), its names
         resolved against that version (CheckSkipped when a construct cannot run in DuckDB)."""
-        from .execution import runnable_sql
+        from .sql.duckdb import runnable_sql
 
         version = version or self.versions(pack)[-1]
         key = ("runnable", board.path, query.name, version.name)
@@ -326,32 +326,13 @@ class DashpacksSession:
 
     def dataset(self, pack: Pack, version: ConnectorVersion, case: str) -> Any:
         """Rows for a named data case on ``version`` (seed-based or generated)."""
-        from . import execution
-        from .data import calendar, rows
+        from .data.cases import CaseInputs, dataset
 
         def build() -> Any:
-            db = self.fixture_db(pack, version)
-            if case == "seed":
-                return db.seed
-            if case == "empty":
-                return {}
-            if case == "generated":
-                return rows.generate_rows(version, pack.timezone, rows_per_table=6, seed=7)
-            if case == "single_row":
-                return execution.single_row_case(self.dataset(pack, version, "generated"))
-            if case == "nulls":
-                return execution.nulls_case(version, self.dataset(pack, version, "generated"))
-            if case == "zero":
-                return execution.zero_case(version, self.dataset(pack, version, "generated"))
-            if case == "soft_deleted":
-                return execution.soft_deleted_case(version, db.seed)
-            if case == "history":
-                return execution.history_case(version, db.seed)
-            if case == "boundary":  # seed plus rows at every edge of the reporting zone's calendar
-                instants = calendar.boundary_instants(pack.timezone, [2024])
-                extra = rows.generate_rows(version, pack.timezone, rows_per_table=len(instants), seed=11, instants=instants)
-                return {k: db.seed.get(k, []) + extra.get(k, []) for k in dict.fromkeys([*db.seed, *extra])}
-            raise ValueError(f"unknown data case {case!r}")
+            inputs = CaseInputs(
+                version, pack.timezone, self.fixture_db(pack, version).seed, lambda: self.dataset(pack, version, "generated")
+            )
+            return dataset(case, inputs)
 
         return self._memo(("dataset", pack.manifest, version.name, case), build)
 

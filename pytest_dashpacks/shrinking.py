@@ -12,8 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Sequence, TypeVar
 
+from .data.rows import Rows
+
 T = TypeVar("T")
-Rows = dict[str, list[dict[str, Any]]]
 
 
 @dataclass

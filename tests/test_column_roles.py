@@ -8,7 +8,7 @@ import pytest
 
 from conftest import outcomes_by_node
 from pytest_dashpacks.errors import SourceSpan
-from pytest_dashpacks.execution import history_case, soft_deleted_case
+from pytest_dashpacks.data.cases import history_case, soft_deleted_case
 from pytest_dashpacks.model import ColumnSpec, ConnectorVersion, TableSpec
 
 # --- the model ----------------------------------------------------------------------

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from conftest import EXAMPLES, outcomes_by_node
-from pytest_dashpacks.execution import runnable_sql, tie_probe
+from pytest_dashpacks.sql.duckdb import runnable_sql, tie_probe
 from pytest_dashpacks.session import DashpacksSession
 from pytest_dashpacks.settings import Settings
 from pytest_dashpacks.sqlanalysis import parse_query, sqlglot_schema

@@ -20,7 +20,7 @@ def check_clock(ctx: CheckContext) -> None:
     from freezegun import freeze_time
 
     from ..data.calendar import clock_instant
-    from ..execution import frozen_sql
+    from ..sql.clock import frozen_sql
 
     assert ctx.query is not None and ctx.param is not None
     version = newest(ctx)

@@ -16,7 +16,8 @@ def run_case(ctx: CheckContext, case: RegressionCase) -> tuple[Any, str | None, 
     """Run a regression case: (result or None, error text or None, the SQL that ran)."""
     from freezegun import freeze_time
 
-    from ..execution import frozen_sql, runnable_sql
+    from ..sql.clock import frozen_sql
+    from ..sql.duckdb import runnable_sql
     from ..rendering import render_sql
     from ..sqlanalysis import parse_query
 

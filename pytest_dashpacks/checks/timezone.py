@@ -60,7 +60,7 @@ def check_timezone(ctx: CheckContext) -> None:
 
 def unstable_result(ctx: CheckContext, sandbox: Sandbox, sql: str) -> CheckFailure | None:
     """A failure when the query's final ORDER BY ... LIMIT n cuts through rows with equal sort keys."""
-    from ..execution import TIE_KEY, tie_probe
+    from ..sql.duckdb import TIE_KEY, tie_probe
 
     assert ctx.query is not None
     probe = tie_probe(sql)

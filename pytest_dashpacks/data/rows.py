@@ -16,9 +16,10 @@ from typing import Any
 
 from ..model import ColumnSpec, ConnectorVersion, TableSpec
 from .calendar import as_naive_utc, boundary_instants, stored_value
-from .kinds import ColumnKind, decimal_ceiling, column_kind
+from .kinds import ColumnKind, column_kind, decimal_ceiling
 
-Row = dict[str, Any]
+Row = dict[str, Any]  # column name -> value
+Rows = dict[str, list[Row]]  # table key -> rows
 
 MAX_CHILDREN = 3
 NULL_SHARE = 1 / 6

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..model import ColumnSpec, ConnectorVersion, TableSpec
 from .calendar import boundary_instants, stored_value
-from .kinds import decimal_ceiling, column_kind
+from .kinds import column_kind, decimal_ceiling
 from .rows import MAX_CHILDREN, Row, generation_order, referenced_column, referenced_table
 
 

@@ -1,37 +1,13 @@
-"""Board SQL made runnable in DuckDB, frozen clocks, and the datasets of the volume cases.
-
-Pure functions over ASTs and rows; the session caches their results and the
-checks run them in fixture databases.
-"""
+"""Board SQL made runnable in DuckDB: names resolved in the pack's dialect, DuckDB fixups, tie probes."""
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
-from .data.kinds import column_kind
-from .errors import CheckSkipped
-from .model import ConnectorVersion, TableSpec
+from ..errors import CheckSkipped
 
 if TYPE_CHECKING:
     from sqlglot import exp
-
-VOLUME_CASES = ("empty", "single_row", "nulls", "zero", "soft_deleted", "history", "large")
-NARRATIVE_CASES = ("seed", "empty", "nulls", "zero")
-
-# Reads of the clock in any dialect; collection uses this on the template text (no parsing there).
-CLOCK_WORDS = re.compile(
-    r"\b(current_date|current_timestamp|current_datetime|current_time|localtimestamp|localtime|now|getdate|"
-    r"sysdate|systimestamp|today|get_current_timestamp|transaction_timestamp|unix_timestamp|sysdatetime)\b",
-    re.IGNORECASE,
-)
-
-
-def reads_clock(sql: str) -> bool:
-    return CLOCK_WORDS.search(sql) is not None
-
 
 def runnable_sql(ast: exp.Query, dialect: str, schema: Any = None, default_schema: str | None = None, source_sql: str = "") -> str:
     """``ast`` (a fresh parse in the pack dialect, mutated here) as DuckDB SQL.
@@ -44,7 +20,7 @@ def runnable_sql(ast: exp.Query, dialect: str, schema: Any = None, default_schem
     """
     from sqlglot import exp
 
-    from .sqlanalysis import called_functions, known_functions
+    from ..sqlanalysis import called_functions, known_functions
 
     for table in ast.find_all(exp.Table):
         if table.args.get("catalog") is not None:
@@ -391,123 +367,3 @@ def _utc_instant(node: Any) -> Any:
     return exp.AtTimeZone(this=node.copy(), zone=exp.Literal.string("UTC"))
 
 
-def frozen_sql(sql: str, instant: dt.datetime, session_zone: str) -> str:
-    """DuckDB ``sql`` with every clock read replaced by a literal for ``instant`` (aware UTC) in ``session_zone``."""
-    import sqlglot
-    from sqlglot import exp
-
-    local = instant.astimezone(ZoneInfo(session_zone))
-    absolute = exp.cast(exp.Literal.string(instant.astimezone(dt.timezone.utc).isoformat()), "TIMESTAMPTZ")
-    today = exp.cast(exp.Literal.string(local.date().isoformat()), "DATE")
-    now_local = exp.cast(exp.Literal.string(local.replace(tzinfo=None).isoformat(sep=" ")), "TIMESTAMP")
-    time_local = exp.cast(exp.Literal.string(local.time().isoformat()), "TIME")
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    replacements = {
-        exp.CurrentDate: today,
-        exp.CurrentTimestamp: absolute,
-        exp.CurrentTime: time_local,
-    }
-    for kind, literal in replacements.items():
-        for node in list(tree.find_all(kind)):
-            node.replace(literal.copy())
-    for name in ("CurrentDatetime", "Localtimestamp", "CurrentTimestampLTZ"):
-        kind = getattr(exp, name, None)
-        if kind is not None:
-            for node in list(tree.find_all(kind)):
-                node.replace(now_local.copy())
-    for node in list(tree.find_all(exp.Anonymous)):
-        if node.name.upper() in ("NOW", "GET_CURRENT_TIMESTAMP", "TRANSACTION_TIMESTAMP", "GETDATE", "SYSDATE"):
-            node.replace(absolute.copy())
-        elif node.name.upper() in ("TODAY",):
-            node.replace(today.copy())
-    return tree.sql("duckdb")
-
-
-# --- datasets ------------------------------------------------------------------------------
-
-Rows = dict[str, list[dict[str, Any]]]
-
-
-def copied(rows: Rows) -> Rows:
-    return {key: [dict(row) for row in table] for key, table in rows.items()}
-
-
-def _numeric(type_name: str) -> bool:
-    return column_kind(type_name).kind in ("int", "decimal", "float")
-
-
-def nulls_case(version: ConnectorVersion, rows: Rows) -> Rows:
-    """Every nullable column NULL."""
-    out = copied(rows)
-    for table in version.tables.values():
-        nullable = [c.name for c in table.columns if c.nullable and not c.primary_key]
-        for row in out.get(table.key, []):
-            for name in nullable:
-                row[name] = None
-    return out
-
-
-def zero_case(version: ConnectorVersion, rows: Rows) -> Rows:
-    """Every numeric, non-key column zero: denominators, quantities and amounts."""
-    out = copied(rows)
-    for table in version.tables.values():
-        numeric = [c.name for c in table.columns if _numeric(c.type) and not c.primary_key and not c.references]
-        for row in out.get(table.key, []):
-            for name in numeric:
-                row[name] = 0
-    return out
-
-
-def _duplicate(table: TableSpec, row: dict[str, Any], n: int) -> dict[str, Any]:
-    copy = dict(row)
-    for column in table.columns:
-        if column.primary_key and copy.get(column.name) is not None:
-            value = copy[column.name]
-            # Seed values are text: the column's type decides how a new key looks.
-            copy[column.name] = int(value) + 10_000_000 * n if _numeric(column.type) else f"{value}_dup{n}"
-    return copy
-
-
-def soft_deleted_case(version: ConnectorVersion, rows: Rows) -> Rows:
-    """The rows plus a soft-deleted copy of each (new keys) per ``role: deleted`` column, as a connector delivers deletes.
-
-    Each copy is deleted by one flag only, so a query that filters ``_fivetran_deleted``
-    but not the source's own ``is_deleted`` still counts some of them.
-    """
-    out = copied(rows)
-    for table in version.tables.values():
-        flags = [c.name for c in table.role_columns("deleted")]
-        extra = []
-        for n, flag in enumerate(flags, 1):
-            for row in rows.get(table.key, []):
-                copy = _duplicate(table, row, n)
-                for other in flags:
-                    copy[other] = other == flag
-                extra.append(copy)
-        if extra:
-            out[table.key] = out.get(table.key, []) + extra
-    return out
-
-
-def history_case(version: ConnectorVersion, rows: Rows) -> Rows:
-    """The rows plus an older, inactive version of each (``role: active`` columns false), as Fivetran history mode keeps them."""
-    out = copied(rows)
-    for table in version.tables.values():
-        flags = [c.name for c in table.role_columns("active")]
-        if not flags:
-            continue
-        names = {c.name.lower(): c.name for c in table.columns}
-        extra = []
-        for row in rows.get(table.key, []):
-            copy = dict(row)  # history mode repeats the primary key: that is what makes it dangerous
-            for flag in flags:
-                copy[flag] = False
-            if "_fivetran_end" in names:
-                copy[names["_fivetran_end"]] = "2024-01-01 00:00:00"
-            extra.append(copy)
-        out[table.key] = out.get(table.key, []) + extra
-    return out
-
-
-def single_row_case(rows: Rows) -> Rows:
-    return {key: table[:1] for key, table in rows.items()}

@@ -1,0 +1,1 @@
+"""SQL: rendering, parsing, schemas and types, transpiling, zone analysis and DuckDB translation."""

@@ -149,7 +149,7 @@ def floor(root: Path) -> tuple[float, int]:
     logging.getLogger("sqlglot").setLevel(logging.ERROR)  # transpile() logs unsupported constructs
 
     from pytest_dashpacks.rendering import RenderContext, render_sql
-    from pytest_dashpacks.sqlanalysis import mapping_schema
+    from pytest_dashpacks.sql.schema import mapping_schema
 
     jobs = []
     for manifest in sorted((root / "packs").glob("*/pack.yml")):

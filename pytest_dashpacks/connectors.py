@@ -117,7 +117,7 @@ def _rendered_models(connector: Connector) -> dict[str, str]:
     line: a broken model is one defect of the fixture, not one per board that reads it."""
     from .errors import ConfigError, RenderError, SourceSpan
     from .rendering import render_model
-    from .sqlanalysis import parse_query
+    from .sql.parse import parse_query
 
     names = tuple(m.name for m in connector.models)
     out: dict[str, str] = {}

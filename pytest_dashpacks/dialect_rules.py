@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TYPE_CHECKING, Callable
 
 from .errors import SqlExcerpt
-from .sqlanalysis import Problem
+from .sql.parse import Problem
 
 if TYPE_CHECKING:
     from sqlglot.tokens import Token

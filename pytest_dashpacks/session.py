@@ -169,7 +169,7 @@ class DashpacksSession:
             from sqlglot.dialects.dialect import Dialect
             from sqlglot.errors import TokenError
 
-            from .sqlanalysis import parse_query
+            from .sql.parse import parse_query
 
             sql = self.rendered(pack, board, query)
             try:
@@ -196,7 +196,8 @@ class DashpacksSession:
         connector = self.connector(pack)
 
         def build() -> VersionCatalog:
-            from .sqlanalysis import mapping_schema, model_outputs
+            from .sql.schema import mapping_schema
+            from .sql.outputs import model_outputs
 
             models = model_outputs(list(self.models_sql(pack).items()), version, connector.schema)
             return VersionCatalog(version, models, mapping_schema(version, models))
@@ -205,14 +206,14 @@ class DashpacksSession:
 
     def sqlglot_schema(self, pack: Pack, version: ConnectorVersion) -> Any:
         """The version's schema as sqlglot wants it, normalized for the pack dialect once."""
-        from .sqlanalysis import sqlglot_schema
+        from .sql.schema import sqlglot_schema
 
         catalog = self.catalog(pack, version)
         return self._memo(("sqlglot-schema", self.connector(pack).path, version.name, pack.dialect), lambda: sqlglot_schema(catalog.schema, pack.dialect))
 
     def runnable_schema(self, pack: Pack, version: ConnectorVersion) -> Any:
         """The version's schema for translating to DuckDB: the pack dialect's names, DuckDB's types."""
-        from .sqlanalysis import sqlglot_schema
+        from .sql.schema import sqlglot_schema
 
         catalog = self.catalog(pack, version)
         return self._memo(
@@ -222,7 +223,7 @@ class DashpacksSession:
 
     def qualified(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> Any:
         """The parsed query qualified against one version (shared by schema and bindings)."""
-        from .sqlanalysis import qualified
+        from .sql.schema import qualified
 
         return self._memo(
             ("qualified", board.path, query.name, version.name),
@@ -233,7 +234,7 @@ class DashpacksSession:
 
     def typed(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> Any:
         """:meth:`qualified`, with types annotated (in place, once) for the checks that need them."""
-        from .sqlanalysis import annotated
+        from .sql.schema import annotated
 
         tree = self.qualified(pack, board, query, version)
         return self._memo(
@@ -244,7 +245,8 @@ class DashpacksSession:
     def schema_problems(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> list[Any]:
         """What the ``schema[<connector>@<version>]`` item finds (RenderError when the query does not parse):
         missing tables and columns, else literals and types that do not fit."""
-        from .sqlanalysis import compares_expressions, schema_problems, type_and_value_problems
+        from .sql.types import compares_expressions, type_and_value_problems
+        from .sql.schema import schema_problems
 
         def build() -> list[Any]:
             parsed = self.parsed(pack, board, query)

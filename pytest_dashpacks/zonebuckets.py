@@ -829,7 +829,7 @@ def _offset(node: Any) -> int:
 
 
 def _excerpt(sql: str, anchor: Any, bucket: Any) -> SqlExcerpt:
-    from .sqlanalysis import excerpt_at
+    from .sql.parse import excerpt_at
 
     excerpt = excerpt_at(sql, anchor)
     return excerpt if excerpt.line else excerpt_at(sql, bucket)

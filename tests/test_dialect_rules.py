@@ -6,7 +6,7 @@ import pytest
 
 from conftest import STATIC, outcomes_by_node
 from pytest_dashpacks.dialect_rules import RULES, dialect_violations
-from pytest_dashpacks.sqlanalysis import parse_query
+from pytest_dashpacks.sql.parse import parse_query
 
 # (dialect, SQL, the message, or None when the warehouse runs it as meant)
 CASES = [

@@ -10,7 +10,7 @@ import pytest
 from pytest_dashpacks.errors import CheckSkipped
 from pytest_dashpacks.sql.clock import frozen_sql, reads_clock
 from pytest_dashpacks.sql.duckdb import runnable_sql
-from pytest_dashpacks.sqlanalysis import parse_query
+from pytest_dashpacks.sql.parse import parse_query
 
 ZONES = ("UTC", "America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe")
 

@@ -11,19 +11,11 @@ import yaml
 
 from pytest_dashpacks.connectors import curated_fixture_root, load_connector
 from pytest_dashpacks.rendering import render_model
-from pytest_dashpacks.sqlanalysis import (
-    mapping_schema,
-    model_outputs,
-    output_columns,
-    parse_query,
-    qualified,
-    sqlglot_schema,
-    schema_problems,
-    transpile,
-    type_and_value_problems,
-    unknown_functions,
-    unsupported_syntax,
-)
+from pytest_dashpacks.sql.schema import mapping_schema, qualified, sqlglot_schema, schema_problems
+from pytest_dashpacks.sql.outputs import model_outputs, output_columns
+from pytest_dashpacks.sql.parse import parse_query
+from pytest_dashpacks.sql.transpile import transpile, unknown_functions, unsupported_syntax
+from pytest_dashpacks.sql.types import type_and_value_problems
 
 CASES = yaml.safe_load((Path(__file__).parent / "cases" / "schema_problems.yml").read_text())
 
@@ -101,6 +93,6 @@ def test_filter_clause_is_unsupported_on_redshift_only():
     ],
 )
 def test_called_functions_are_calls_not_date_parts_or_types(sql, dialect, calls):
-    from pytest_dashpacks.sqlanalysis import called_functions
+    from pytest_dashpacks.sql.transpile import called_functions
 
     assert [name for name, _, _ in called_functions(sql, dialect)] == calls

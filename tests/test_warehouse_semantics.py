@@ -17,7 +17,8 @@ from conftest import EXAMPLES, outcomes_by_node
 from pytest_dashpacks.sql.duckdb import runnable_sql, tie_probe
 from pytest_dashpacks.session import DashpacksSession
 from pytest_dashpacks.settings import Settings
-from pytest_dashpacks.sqlanalysis import parse_query, sqlglot_schema
+from pytest_dashpacks.sql.parse import parse_query
+from pytest_dashpacks.sql.schema import sqlglot_schema
 
 TABLE = {"s": {"t": {"month": "date", "x": "integer", "y": "integer", "cents": "bigint", "status": "varchar", "d": "date",
                     "created": "timestamp", "amount": "decimal(18,2)", "j": "varchar"}}}

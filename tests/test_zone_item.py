@@ -11,7 +11,9 @@ import pytest
 from conftest import outcomes_by_node
 from pytest_dashpacks.errors import SourceSpan
 from pytest_dashpacks.model import ColumnSpec, ConnectorVersion, Pack, TableSpec
-from pytest_dashpacks.sqlanalysis import mapping_schema, model_outputs, parse_query, qualified, sqlglot_schema
+from pytest_dashpacks.sql.schema import mapping_schema, qualified, sqlglot_schema
+from pytest_dashpacks.sql.outputs import model_outputs
+from pytest_dashpacks.sql.parse import parse_query
 from pytest_dashpacks.zonebuckets import UnresolvedColumn, same_zone, unconverted_buckets, zone_item_applies
 
 CHICAGO = "America/Chicago"

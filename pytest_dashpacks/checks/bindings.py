@@ -9,7 +9,7 @@ from typing import NoReturn
 
 from ..errors import CheckFailure, CheckSkipped, DashpacksError
 from ..model import Binding, Board, ValuesQuery
-from ..sqlanalysis import output_columns
+from ..sql.outputs import output_columns
 from ..packs import did_you_mean
 from . import CheckContext, register
 from .prerequisites import require_resolved

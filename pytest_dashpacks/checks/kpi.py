@@ -93,7 +93,7 @@ def bucket_expression(session: Any, pack: Any, board: Any, query: Any, kpi: KpiC
     with a caret under it (None, None when the outermost SELECT does not name it)."""
     from sqlglot import exp
 
-    from ..sqlanalysis import excerpt_at
+    from ..sql.parse import excerpt_at
 
     parsed = session.parsed(pack, board, query)
     selects = parsed.ast.selects if isinstance(parsed.ast, exp.Select) else []

@@ -8,7 +8,7 @@ compared or joined columns must have types every warehouse can compare.
 from __future__ import annotations
 
 from ..errors import CheckFailure, SourceSpan
-from ..sqlanalysis import Problem
+from ..sql.parse import Problem
 from . import CheckContext, register
 from .prerequisites import first_version_with, require_parsed, schema_blocker
 

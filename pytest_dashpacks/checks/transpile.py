@@ -16,7 +16,7 @@ from .prerequisites import require_parsed
 def check_transpile(ctx: CheckContext) -> None:
     from sqlglot.errors import ParseError, SqlglotError, UnsupportedError
 
-    from ..sqlanalysis import parse_back, transpile, unknown_functions, unsupported_syntax
+    from ..sql.transpile import parse_back, transpile, unknown_functions, unsupported_syntax
 
     assert ctx.board is not None and ctx.query is not None and ctx.param is not None
     target = ctx.param

@@ -20,7 +20,7 @@ def runnable_sql(ast: exp.Query, dialect: str, schema: Any = None, default_schem
     """
     from sqlglot import exp
 
-    from ..sqlanalysis import called_functions, known_functions
+    from .transpile import called_functions, known_functions
 
     for table in ast.find_all(exp.Table):
         if table.args.get("catalog") is not None:

@@ -180,7 +180,7 @@ def static_in_process(root: Path) -> tuple[float, int]:
     from pytest_dashpacks.packs import board_files
     from pytest_dashpacks.session import DashpacksSession
     from pytest_dashpacks.settings import Settings
-    from pytest_dashpacks.zonebuckets import zone_item_applies
+    from pytest_dashpacks.sql.zones import zone_item_applies
 
     settings = Settings(True, False, None, root, ("UTC",), 1000, 10.0, None, None, None, None, None)
     session = DashpacksSession(settings)

@@ -23,7 +23,7 @@ from .data.cases import NARRATIVE_CASES, VOLUME_CASES
 from .sql.clock import reads_clock
 from .session import DashpacksSession
 from .yamlsource import inside
-from .zonebuckets import zone_item_applies
+from .sql.zones import zone_item_applies
 
 SESSION_KEY = pytest.StashKey[DashpacksSession]()
 

@@ -14,7 +14,8 @@ from pytest_dashpacks.model import ColumnSpec, ConnectorVersion, Pack, TableSpec
 from pytest_dashpacks.sql.schema import mapping_schema, qualified, sqlglot_schema
 from pytest_dashpacks.sql.outputs import model_outputs
 from pytest_dashpacks.sql.parse import parse_query
-from pytest_dashpacks.zonebuckets import UnresolvedColumn, same_zone, unconverted_buckets, zone_item_applies
+from pytest_dashpacks.sql.buckets import UnresolvedColumn, unconverted_buckets
+from pytest_dashpacks.sql.zones import same_zone, zone_item_applies
 
 CHICAGO = "America/Chicago"
 
@@ -256,7 +257,7 @@ def test_zone_item_applies_when_a_stored_zone_differs(pack_zone, column_zone, ap
 def test_zone_item_applies_reads_yaml_only():
     code = (
         "import sys; sys.modules['sqlglot'] = None\n"
-        "from pytest_dashpacks.zonebuckets import zone_item_applies, same_zone\n"
+        "from pytest_dashpacks.sql.zones import zone_item_applies, same_zone\n"
         "assert same_zone('US/Central', 'America/Chicago') and not same_zone('UTC', 'America/Chicago')\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -271,7 +272,7 @@ def test_zone_item_applies_reads_yaml_only():
 ZONE_ITEMS_CONFTEST = '''
 from pytest_dashpacks import collect
 from pytest_dashpacks.model import Query
-from pytest_dashpacks.zonebuckets import zone_item_applies
+from pytest_dashpacks.sql.zones import zone_item_applies
 
 _ORIGINAL = collect.QueryNode.collect
 

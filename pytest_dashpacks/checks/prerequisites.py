@@ -95,7 +95,7 @@ def require_runs(session: Any, pack: Pack, board: Board, query: Query, version: 
 def require_zone_clean(session: Any, pack: Pack, board: Board, query: Query) -> None:
     """Every date/time bucket is taken in the reporting zone (its ``zone`` item passes, where there is one):
     a session-zone or KPI difference of a query whose buckets are zone-naive is that item's finding."""
-    from ..zonebuckets import zone_item_applies
+    from ..sql.zones import zone_item_applies
     from .zone import zone_findings
 
     if not zone_item_applies(pack, session.versions(pack)) or opted_out(pack, "zone", board, query):

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import CheckFailure, CheckSkipped, DashpacksError, SourceSpan
 from ..model import Board, Pack, Query
-from ..zonebuckets import ZoneBucket
+from ..sql.buckets import ZoneBucket
 from . import CheckContext, register
 from .prerequisites import require_resolved
 
@@ -45,7 +45,7 @@ def check_zone(ctx: CheckContext) -> None:
 
 def zone_findings(session: Any, pack: Pack, board: Board, query: Query) -> list[tuple[ZoneBucket, int]]:
     """The query's own unconverted buckets with their YAML lines (blocked when it does not resolve)."""
-    from ..zonebuckets import UnresolvedColumn, unconverted_buckets
+    from ..sql.buckets import UnresolvedColumn, unconverted_buckets
 
     newest = session.versions(pack)[-1]
     require_resolved(session, pack, board, query, newest)

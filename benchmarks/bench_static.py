@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from pytest_dashpacks.connectors import curated_fixture_root, load_connector
-from pytest_dashpacks.rendering import quote_table
+from pytest_dashpacks.sql.render import quote_table
 
 TARGETS = ["snowflake", "bigquery", "redshift", "postgres", "databricks"]
 ZONE = "America/New_York"  # a reporting zone other than the stored UTC, so every query gets its zone item too
@@ -148,7 +148,7 @@ def floor(root: Path) -> tuple[float, int]:
 
     logging.getLogger("sqlglot").setLevel(logging.ERROR)  # transpile() logs unsupported constructs
 
-    from pytest_dashpacks.rendering import RenderContext, render_sql
+    from pytest_dashpacks.sql.render import RenderContext, render_sql
     from pytest_dashpacks.sql.schema import mapping_schema
 
     jobs = []

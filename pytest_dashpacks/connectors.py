@@ -116,7 +116,7 @@ def _rendered_models(connector: Connector) -> dict[str, str]:
     """Each model rendered; it must parse as one DuckDB SELECT, else a ConfigError at its own file and
     line: a broken model is one defect of the fixture, not one per board that reads it."""
     from .errors import ConfigError, RenderError, SourceSpan
-    from .rendering import render_model
+    from .sql.render import render_model
     from .sql.parse import parse_query
 
     names = tuple(m.name for m in connector.models)

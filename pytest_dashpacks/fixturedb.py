@@ -22,7 +22,7 @@ from typing import Any, Iterable
 from .data.rows import Rows
 from .errors import CheckFailure, SqlExcerpt
 from .model import Connector, ConnectorVersion, TableSpec
-from .rendering import MODEL_SCHEMA
+from .sql.render import MODEL_SCHEMA
 from .seeds import read_seed
 
 

@@ -16,7 +16,7 @@ from .connectors import available_connectors, find_connector, load_connector
 from .errors import ConfigError, DashpacksError, RenderError, SourceSpan, relative_posix
 from .model import Board, Connector, ConnectorVersion, Pack, Query
 from .packs import did_you_mean, load_board, load_pack
-from .rendering import RenderContext, name_line, render_sql, template_names
+from .sql.render import RenderContext, name_line, render_sql, template_names
 from .settings import Settings
 
 T = TypeVar("T")
@@ -381,7 +381,7 @@ class DashpacksSession:
             import sqlglot
             from sqlglot import exp
 
-            from .rendering import MODEL_SCHEMA
+            from .sql.render import MODEL_SCHEMA
 
             connector = self.connector(pack)
             names = self.models_sql(pack)

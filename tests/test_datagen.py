@@ -24,7 +24,7 @@ from pytest_dashpacks.data.large import large_rows_sql
 from pytest_dashpacks.errors import SourceSpan
 from pytest_dashpacks.fixturedb import quote as quote_identifier
 from pytest_dashpacks.model import ColumnSpec, ConnectorVersion, TableSpec
-from pytest_dashpacks.rendering import sql_literal
+from pytest_dashpacks.sql.literals import sql_literal
 
 UTC = datetime.timezone.utc
 ZONES = ("UTC", "America/New_York", "America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe")

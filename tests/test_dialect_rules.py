@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import STATIC, outcomes_by_node
-from pytest_dashpacks.dialect_rules import RULES, dialect_violations
+from pytest_dashpacks.sql.dialect_rules import RULES, dialect_violations
 from pytest_dashpacks.sql.parse import parse_query
 
 # (dialect, SQL, the message, or None when the warehouse runs it as meant)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pytest_dashpacks.errors import RenderError
-from pytest_dashpacks.rendering import RenderContext, quote_aware, render_sql, template_names
+from pytest_dashpacks.sql.render import RenderContext, render_sql, template_names
+from pytest_dashpacks.sql.jinja import quote_aware
 
 CTX = RenderContext(
     connector="shopify",

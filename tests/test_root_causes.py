@@ -122,7 +122,7 @@ def test_a_blocked_item_fails_when_its_blocker_is_not_in_the_run(pytester):
 
 def test_a_plugin_crash_is_a_located_internal_error(packs, pytester, monkeypatch):
     """A bug in a check is never a skip or a bare traceback: the item fails at its line and says whose bug it is."""
-    from pytest_dashpacks import dialect_rules
+    from pytest_dashpacks.sql import dialect_rules
 
     def crash(*args, **kwargs):
         raise ZeroDivisionError("a rule divided by zero")

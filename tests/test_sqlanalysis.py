@@ -10,7 +10,7 @@ import sqlglot
 import yaml
 
 from pytest_dashpacks.connectors import curated_fixture_root, load_connector
-from pytest_dashpacks.rendering import render_model
+from pytest_dashpacks.sql.render import render_model
 from pytest_dashpacks.sql.schema import mapping_schema, qualified, sqlglot_schema, schema_problems
 from pytest_dashpacks.sql.outputs import model_outputs, output_columns
 from pytest_dashpacks.sql.parse import parse_query

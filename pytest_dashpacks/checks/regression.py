@@ -18,7 +18,7 @@ def run_case(ctx: CheckContext, case: RegressionCase) -> tuple[Any, str | None, 
 
     from ..sql.clock import frozen_sql
     from ..sql.duckdb import runnable_sql
-    from ..rendering import render_sql
+    from ..sql.render import render_sql
     from ..sql.parse import parse_query
 
     session, pack, doc = ctx.session, ctx.pack, case.doc

@@ -13,7 +13,7 @@ _PASTED_QUERY = re.compile(r"\{\{-?\s*queries\.")
 
 @register("syntax", "rendering")
 def check_syntax(ctx: CheckContext) -> None:
-    from ..dialect_rules import dialect_violations
+    from ..sql.dialect_rules import dialect_violations
 
     assert ctx.board is not None and ctx.query is not None
     session, pack, board, query = ctx.session, ctx.pack, ctx.board, ctx.query

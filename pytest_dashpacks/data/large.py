@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..fixturedb import quote
 from ..model import ColumnSpec, TableSpec
-from ..rendering import sql_literal
+from ..sql.literals import sql_literal
 from .kinds import ColumnKind, column_kind, decimal_ceiling
 
 SECONDS_IN_2024 = 366 * 86400

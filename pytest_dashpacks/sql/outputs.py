@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import RenderError
 from ..model import ConnectorVersion, TableSpec
-from ..rendering import MODEL_SCHEMA
+from .render import MODEL_SCHEMA
 
 if TYPE_CHECKING:
     from sqlglot import exp

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import SqlExcerpt
 from ..model import Change, ConnectorVersion, TableSpec
-from ..rendering import MODEL_SCHEMA
+from .render import MODEL_SCHEMA
 
 if TYPE_CHECKING:
     from sqlglot import exp

@@ -6,7 +6,7 @@ import difflib
 from typing import TYPE_CHECKING, Any
 
 from ..model import ConnectorVersion, TableSpec
-from ..rendering import MODEL_SCHEMA
+from .render import MODEL_SCHEMA
 
 if TYPE_CHECKING:
     from sqlglot import exp

@@ -163,7 +163,7 @@ class WallClocks:
     def _table_column(self, table: Any, name: str) -> tuple[Clock, ...]:
         from sqlglot import exp
 
-        from ..rendering import MODEL_SCHEMA
+        from .render import MODEL_SCHEMA
 
         if isinstance(table.this, exp.Func):
             return ()  # a table function

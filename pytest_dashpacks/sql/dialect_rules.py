@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, TYPE_CHECKING, Callable
 
-from .errors import SqlExcerpt
-from .sql.parse import Problem
+from ..errors import SqlExcerpt
+from .parse import Problem
 
 if TYPE_CHECKING:
     from sqlglot.tokens import Token

@@ -65,11 +65,11 @@ def execute_items(root: Path):
     session = session_for(root)
     contexts = []
     for manifest in sorted((root / "examples" / "packs").glob("*/pack.yml")):
-        pack = session.pack(manifest)
+        pack = session.library.pack(manifest)
         for path in board_files(pack.directory):
-            board = session.board(path, pack.directory)
+            board = session.library.board(path, pack.directory)
             for query in board.queries:
-                contexts += [CheckContext(session, pack, board, query, v.name) for v in session.versions(pack)]
+                contexts += [CheckContext(session, pack, board, query, v.name) for v in session.library.versions(pack)]
     return session, contexts
 
 
@@ -83,19 +83,19 @@ def per_item_vs_floor() -> tuple[int, float, float]:
     # Warm-up: build every fixture database and transpile every query once (both sides use them).
     jobs = []
     for ctx in contexts:
-        version = next(v for v in session.versions(ctx.pack) if v.name == ctx.param)
+        version = next(v for v in session.library.versions(ctx.pack) if v.name == ctx.param)
         try:
-            sql = session.runnable(ctx.pack, ctx.board, ctx.query)
+            sql = session.queries.runnable(ctx.pack, ctx.board, ctx.query)
         except (CheckSkipped, DashpacksError):
             continue
-        session.sandbox(ctx.pack, version, "seed")
+        session.databases.sandbox(ctx.pack, version, "seed")
         jobs.append((ctx, version, sql))
     # Floor: one plain connection per fixture database content, queries run directly.
     plain = {}
     for ctx, version, _ in jobs:
         key = (ctx.pack.manifest, version.name)
         if key not in plain:
-            db = session.fixture_db(ctx.pack, version)
+            db = session.databases.fixture_db(ctx.pack, version)
             con = duckdb.connect(":memory:")
             con.execute("SET TimeZone = 'UTC'")
             source = db.open()
@@ -141,17 +141,17 @@ def large_volume() -> list[tuple[str, float, int, float]]:
     session = session_for(REPO)
     out = []
     for manifest in sorted((REPO / "examples" / "packs").glob("*/pack.yml")):
-        pack = session.pack(manifest)
-        version = session.versions(pack)[-1]
+        pack = session.library.pack(manifest)
+        version = session.library.versions(pack)[-1]
         start = time.perf_counter()
-        sandbox = session.sandbox(pack, version, "large")
+        sandbox = session.databases.sandbox(pack, version, "large")
         build = time.perf_counter() - start
         runs = []
         for path in board_files(pack.directory):
-            board = session.board(path, pack.directory)
+            board = session.library.board(path, pack.directory)
             for query in board.queries:
                 try:
-                    sql = session.runnable(pack, board, query)
+                    sql = session.queries.runnable(pack, board, query)
                 except (CheckSkipped, DashpacksError):
                     continue
                 start = time.perf_counter()

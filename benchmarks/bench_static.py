@@ -186,11 +186,11 @@ def static_in_process(root: Path) -> tuple[float, int]:
     session = DashpacksSession(settings)
     contexts = []
     for manifest in sorted((root / "packs").glob("*/pack.yml")):  # what collection loads
-        pack = session.pack(manifest)
-        versions = session.versions(pack)
+        pack = session.library.pack(manifest)
+        versions = session.library.versions(pack)
         contexts.append(("load", CheckContext(session, pack)))
         for path in board_files(pack.directory):
-            board = session.board(path, pack.directory)
+            board = session.library.board(path, pack.directory)
             contexts.append(("load", CheckContext(session, pack, board)))
             for query in board.queries:
                 contexts.append(("syntax", CheckContext(session, pack, board, query)))

@@ -175,7 +175,7 @@ class DashpackItem(pytest.Item):
         if manifest is None:
             return None
         session = dashpacks_session(self.config)
-        pack_error = session.pack_error(manifest)
+        pack_error = session.library.pack_error(manifest)
         if pack_error is None or pack_error.span != error.span or pack_error.message not in error.message:
             return None
         blocker = f"{relative_posix(manifest, self.config.rootpath)}::load"
@@ -278,7 +278,7 @@ class PackFile(pytest.File):
         if session.settings.regressions_only:
             return
         try:
-            pack = session.pack(self.path)
+            pack = session.library.pack(self.path)
         except ConfigError as exc:
             yield DashpackItem.from_parent(self, name="load", check="load", error=exc, span=exc.span)
             return
@@ -294,7 +294,7 @@ class PackFile(pytest.File):
                 )
                 yield apply_rules(node)
         try:
-            ledger = session.ledger()
+            ledger = session.library.ledger()
         except ConfigError as exc:  # a broken ledger fails where the ledger is checked, once per pack
             yield DashpackItem.from_parent(self, name="ledger", check="load", pack=pack, error=exc, span=exc.span)
             return
@@ -318,14 +318,14 @@ class BoardFile(pytest.File):
         assert pack_dir is not None
         manifest = pack_dir / "pack.yml"
         try:
-            pack = session.pack(manifest)
+            pack = session.library.pack(manifest)
         except ConfigError as exc:
             error = ConfigError(f"cannot check this board: its pack.yml does not load: {exc.message}", exc.span)
             yield DashpackItem.from_parent(self, name="load", check="load", error=error, span=exc.span)
             return
         try:
-            board = session.board(self.path, pack_dir)
-            versions = session.versions(pack)
+            board = session.library.board(self.path, pack_dir)
+            versions = session.library.versions(pack)
         except ConfigError as exc:
             yield DashpackItem.from_parent(self, name="load", check="load", pack=pack, error=exc, span=exc.span)
             return
@@ -363,7 +363,7 @@ class QueryNode(pytest.Collector):
             yield item("bindings", "bindings")
         for target in self.pack.targets:
             yield item(f"transpile[{target}]", "transpile", target)
-        if zone_item_applies(self.pack, dashpacks_session(self.config).versions(self.pack)):
+        if zone_item_applies(self.pack, dashpacks_session(self.config).library.versions(self.pack)):
             yield item("zone", "zone")
         for version in self.versions:
             yield item(f"execute[{self.pack.connector}@{version}]", "execute", version)
@@ -388,13 +388,13 @@ class RegressionFile(pytest.File):
         pack_dir = pack_dir_of(self.path, "regressions")
         assert pack_dir is not None
         try:
-            pack = session.pack(pack_dir / "pack.yml")
+            pack = session.library.pack(pack_dir / "pack.yml")
         except ConfigError as exc:
             error = ConfigError(f"cannot run this regression case: its pack.yml does not load: {exc.message}", exc.span)
             yield DashpackItem.from_parent(self, name=self.path.stem, check="regression", error=error, span=exc.span)
             return
         try:
-            case = session.regression(self.path)
+            case = session.library.regression(self.path)
         except ConfigError as exc:
             yield DashpackItem.from_parent(self, name=self.path.stem, check="regression", pack=pack, error=exc, span=exc.span)
             return

@@ -47,8 +47,15 @@ class SqlExcerpt:
     width: int = 1
 
 
+_FIELDS = ("message", "span", "sql", "details", "defect_class")
+
+
 class DashpacksError(Exception):
-    """A problem in a pack that fails one item, with where it comes from."""
+    """A problem in a pack that fails one item, with where it comes from.
+
+    Immutable once made: :meth:`replaced` gives a copy with other fields (a cached error is
+    raised by every item that shares it, so changing it would change what they all report).
+    """
 
     defect_class = "config"
 
@@ -62,16 +69,33 @@ class DashpacksError(Exception):
         defect_class: str | None = None,
     ) -> None:
         super().__init__(message)
-        self.message = message
-        self.span = span
-        self.sql = sql
-        self.details = details
+        fields = {"message": message, "span": span, "sql": sql, "details": details}
         if defect_class is not None:
-            self.defect_class = defect_class
+            fields["defect_class"] = defect_class
+        self.__dict__.update(fields)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _FIELDS:
+            raise AttributeError(f"{type(self).__name__}.{name} is read-only; use replaced()")
+        super().__setattr__(name, value)
+
+    def replaced(self, **changes: object) -> DashpacksError:
+        """A copy of this error (same type) with some of its fields changed."""
+        return _rebuilt(type(self), {**{name: getattr(self, name) for name in _FIELDS}, **changes})
+
+    def __reduce__(self) -> tuple[object, ...]:  # pickling sets attributes one by one: rebuild instead
+        return (_rebuilt, (type(self), {name: getattr(self, name) for name in _FIELDS}))
 
     def __str__(self) -> str:
         where = f"{self.span.location()}: " if self.span else ""
         return f"{where}{self.message}"
+
+
+def _rebuilt(kind: type[DashpacksError], fields: dict[str, object]) -> DashpacksError:
+    error = kind.__new__(kind)
+    Exception.__init__(error, fields["message"])
+    error.__dict__.update(fields)
+    return error
 
 
 class ConfigError(DashpacksError):

@@ -28,6 +28,7 @@ from typing import Any, Callable
 import yaml
 
 from .data.rows import Rows
+from .kpi.tables import source_rows, stored_zone
 
 PINNED_CHECKS = ("kpi", "property", "volume", "clock", "timezone", "execute")
 SHRINK_RUNS = 300  # query runs per pin
@@ -175,7 +176,7 @@ def kpi_reproduction(replay: Replay, session: Any, pack: Any, version: Any, kpi:
     the same likely cause; expect is the oracle's buckets."""
     from . import oracle
 
-    stored, table, zone = session.stored_zone(pack, version, kpi), oracle.source_table(version, kpi), pack.timezone
+    stored, table, zone = stored_zone(version, kpi), oracle.source_table(version, kpi), pack.timezone
 
     def expect_of(expected: dict[Any, float]) -> dict[str, Any]:
         return {"rows": [{kpi.time_column: b.isoformat(), kpi.measure_column: _measure(v)} for b, v in sorted(expected.items())]}
@@ -184,7 +185,7 @@ def kpi_reproduction(replay: Replay, session: Any, pack: Any, version: Any, kpi:
         result, _ = replay.run(candidate, "UTC")
         if result is None:
             return None
-        source = session.source_rows(pack, version, kpi, candidate)
+        source = source_rows(version, kpi, candidate)
         actual = oracle.query_buckets(kpi, result.records())
         expected = oracle.expected_buckets(kpi, source, stored, zone, table)
         mismatches = oracle.compare(actual, expected)
@@ -351,15 +352,15 @@ def pinned_case(
     from .packs import board_files
     from .shrinking import Budget, drop_columns, shrink_rows
 
-    version = next(v for v in session.versions(pack) if v.name == record["version"])
+    version = next(v for v in session.library.versions(pack) if v.name == record["version"])
     path = next(p for p in board_files(pack.directory) if p.stem == record["board"])
-    board = session.board(path, pack.directory)
+    board = session.library.board(path, pack.directory)
     query = board.query(record["query"])
-    sql = session.runnable(pack, board, query, version)
+    sql = session.queries.runnable(pack, board, query, version)
     instant = dt.datetime.fromisoformat(record["now"]) if record.get("now") else None
     rows: Rows = {key: list(table_rows) for key, table_rows in record["rows"].items()}
     budget = Budget(SHRINK_RUNS, SHRINK_SECONDS)
-    replay = Replay(session.fixture_db(pack, version), sql, (pack.timezone, *([param] if check == "timezone" and param else [])), instant, budget)
+    replay = Replay(session.databases.fixture_db(pack, version), sql, (pack.timezone, *([param] if check == "timezone" and param else [])), instant, budget)
     try:
         repro, kpi = _reproduction(replay, session, pack, version, board, query, check, param, sql, rows)
         small = shrink_rows(rows, repro.fails, budget)

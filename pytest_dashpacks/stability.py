@@ -158,7 +158,7 @@ def summarize(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> 
         return
     report = config.stash[REPORT_KEY]
     try:
-        report.ledger = session.ledger()
+        report.ledger = session.library.ledger()
     except Exception:
         report.ledger = []
     settings = session.settings
@@ -420,7 +420,7 @@ def check_ledger_references(session: pytest.Session, items: list[pytest.Item]) -
     if path is None or dsession.settings.regressions_only:
         return
     try:
-        ledger = dsession.ledger()
+        ledger = dsession.library.ledger()
     except ConfigError:
         return  # a ledger that does not load already fails its own item
     collected = [item for item in items if isinstance(item, DashpackItem)]

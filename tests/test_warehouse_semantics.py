@@ -200,11 +200,11 @@ def session() -> DashpacksSession:
 
 
 def query_rows(session: DashpacksSession, pack_name: str, board: str, query: str) -> list[tuple]:
-    pack = session.pack((REALWORLD / pack_name / "pack.yml").resolve())
-    loaded = session.board((REALWORLD / pack_name / "boards" / f"{board}.yml").resolve(), pack.directory)
-    version = session.versions(pack)[-1]
-    sql = session.runnable(pack, loaded, loaded.query(query))
-    return list(session.sandbox(pack, version, "seed").run(sql).rows)
+    pack = session.library.pack((REALWORLD / pack_name / "pack.yml").resolve())
+    loaded = session.library.board((REALWORLD / pack_name / "boards" / f"{board}.yml").resolve(), pack.directory)
+    version = session.library.versions(pack)[-1]
+    sql = session.queries.runnable(pack, loaded, loaded.query(query))
+    return list(session.databases.sandbox(pack, version, "seed").run(sql).rows)
 
 
 def test_bare_table_names_resolve_in_the_connector_schema_when_they_run(session):

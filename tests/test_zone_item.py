@@ -281,7 +281,7 @@ def _collect(self):
     items = list(_ORIGINAL(self))
     if not isinstance(self.query, Query) or any(i.name == "zone" for i in items):
         return items
-    if zone_item_applies(self.pack, collect.dashpacks_session(self.config).versions(self.pack)):
+    if zone_item_applies(self.pack, collect.dashpacks_session(self.config).library.versions(self.pack)):
         zone = collect.apply_rules(collect.DashpackItem.from_parent(
             self, name="zone", nodeid=f"{self.nodeid}::zone", check="zone",
             pack=self.pack, board=self.board, query=self.query, span=self.query.span,

@@ -9,8 +9,8 @@ from typing import NoReturn
 
 from ..errors import CheckFailure, CheckSkipped, DashpacksError
 from ..model import Binding, Board, ValuesQuery
-from ..sql.outputs import output_columns
 from ..packs import did_you_mean
+from ..sql.outputs import output_columns
 from . import CheckContext, register
 from .prerequisites import require_resolved
 
@@ -22,15 +22,15 @@ def check_bindings(ctx: CheckContext) -> None:
         check_values_bindings(ctx.board, ctx.query)
         return
     session, pack = ctx.session, ctx.pack
-    newest = session.versions(pack)[-1]
+    newest = session.library.versions(pack)[-1]
     # Output columns of a query that does not resolve cannot be trusted (a typo would echo here).
     require_resolved(session, pack, ctx.board, ctx.query, newest)
-    parsed = session.parsed(pack, ctx.board, ctx.query)
+    parsed = session.queries.parsed(pack, ctx.board, ctx.query)
     numeric = any(b.numeric for b in ctx.board.bindings_of(ctx.query.name))
     from sqlglot.errors import SqlglotError
 
     try:
-        tree = (session.typed if numeric else session.qualified)(pack, ctx.board, ctx.query, newest)
+        tree = (session.queries.typed if numeric else session.queries.qualified)(pack, ctx.board, ctx.query, newest)
     except (DashpacksError, SqlglotError):  # columns the version lacks: the schema item reports them
         tree = None
     columns = output_columns(parsed.ast, tree)

@@ -28,8 +28,8 @@ def check_clock(ctx: CheckContext) -> None:
     require_zone_clean(ctx.session, ctx.pack, ctx.board, ctx.query)
     zone = ctx.pack.timezone
     instant = clock_instant(ctx.param, zone)
-    rows = ctx.session.clock_dataset(ctx.pack, version, instant)
-    db = ctx.session.fixture_db(ctx.pack, version)
+    rows = ctx.session.databases.clock_dataset(ctx.pack, version, instant)
+    db = ctx.session.databases.fixture_db(ctx.pack, version)
     remember(ctx, version, rows, zone, "timezone", now=instant.isoformat())
     with freeze_time(instant), db.open(rows, zones=(zone,)) as sandbox:
         in_utc = run(ctx, sandbox, frozen_sql(sql, instant, "UTC"), f"with now frozen at {instant:%Y-%m-%d %H:%M:%S} UTC", "UTC")

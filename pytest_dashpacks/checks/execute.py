@@ -11,10 +11,10 @@ from .sandboxed import remember, require_bindings, run, runnable
 def check_execute(ctx: CheckContext) -> None:
     """Runs on the version's seed; every column a chart binds is in the result."""
     assert ctx.board is not None and ctx.query is not None and ctx.param is not None
-    version = next(v for v in ctx.session.versions(ctx.pack) if v.name == ctx.param)
+    version = next(v for v in ctx.session.library.versions(ctx.pack) if v.name == ctx.param)
     sql = runnable(ctx, version, runs=False)
     remember(ctx, version, "seed", "UTC", "schema_drift")
-    result = run(ctx, ctx.session.sandbox(ctx.pack, version, "seed"), sql, f"fails on {version.label}")
+    result = run(ctx, ctx.session.databases.sandbox(ctx.pack, version, "seed"), sql, f"fails on {version.label}")
     ctx.record["result"] = result
     returned = {c.lower() for c in result.columns}
     missing = [b for b in ctx.board.bindings_of(ctx.query.name) if b.column.lower() not in returned]

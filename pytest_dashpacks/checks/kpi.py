@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import CheckFailure, CheckSkipped, DashpacksError, SqlExcerpt
+from ..kpi.tables import source_rows, stored_zone, with_source_table
 from ..model import KpiContract
 from . import CheckContext, register
 from .prerequisites import require_runs, require_zone_clean
@@ -25,16 +26,16 @@ def kpi_query(ctx: CheckContext, kpi: KpiContract, *, zone_sensitive: bool = Tru
     if path is None:
         raise CheckSkipped(f"board {kpi.board} does not exist; see pack.yml::load")
     try:
-        board = session.board(path, pack.directory)
+        board = session.library.board(path, pack.directory)
     except DashpacksError:
         raise CheckSkipped(f"board {kpi.board} does not load; see its load item") from None
     query = board.query(kpi.query)
     if query is None:
         raise CheckSkipped(f"board {kpi.board} has no query {kpi.query}; see pack.yml::load")
-    require_runs(session, pack, board, query, session.versions(pack)[-1])
+    require_runs(session, pack, board, query, session.library.versions(pack)[-1])
     if zone_sensitive:
         require_zone_clean(session, pack, board, query)
-    return board, query, session.runnable(pack, board, query)
+    return board, query, session.queries.runnable(pack, board, query)
 
 
 def run_kpi(sandbox: Any, sql: str, kpi: KpiContract) -> Any:
@@ -49,16 +50,16 @@ def check_kpi(ctx: CheckContext) -> None:
     kpi = contract_of(ctx)
     board, query, sql = kpi_query(ctx, kpi)
     session, pack = ctx.session, ctx.pack
-    version = session.versions(pack)[-1]
-    rows = session.dataset(pack, version, "boundary")
-    tables = session.tables_read(pack, version, sql, kpi)
+    version = session.library.versions(pack)[-1]
+    rows = session.databases.dataset(pack, version, "boundary")
+    tables = with_source_table(session.queries.tables_read(pack, version, sql), version, kpi)
     ctx.record.update(board=kpi.board, query=kpi.query, version=version.name, timezone=pack.timezone,
                       rows={key: rows.get(key, []) for key in tables}, **{"class": "timezone"})
-    result = run_kpi(session.sandbox(pack, version, "boundary"), sql, kpi)
+    result = run_kpi(session.databases.sandbox(pack, version, "boundary"), sql, kpi)
     ctx.record["result"] = result
     require_columns(kpi, result.columns)
-    source = session.source_rows(pack, version, kpi, rows)
-    stored = session.stored_zone(pack, version, kpi)
+    source = source_rows(version, kpi, rows)
+    stored = stored_zone(version, kpi)
     table = oracle.source_table(version, kpi)
     actual = oracle.query_buckets(kpi, result.records())
     expected = oracle.expected_buckets(kpi, source, stored, pack.timezone, table)
@@ -95,7 +96,7 @@ def bucket_expression(session: Any, pack: Any, board: Any, query: Any, kpi: KpiC
 
     from ..sql.parse import excerpt_at
 
-    parsed = session.parsed(pack, board, query)
+    parsed = session.queries.parsed(pack, board, query)
     selects = parsed.ast.selects if isinstance(parsed.ast, exp.Select) else []
     node = next((s for s in selects if s.alias_or_name.lower() == kpi.time_column.lower()), None)
     if node is None:
@@ -103,7 +104,7 @@ def bucket_expression(session: Any, pack: Any, board: Any, query: Any, kpi: KpiC
     excerpt = excerpt_at(parsed.sql, node.this if isinstance(node, exp.Alias) else node)
     if not excerpt.line:
         return None, None
-    return session.yaml_span(pack, board, query, excerpt.line, excerpt.column), excerpt
+    return session.queries.yaml_span(pack, board, query, excerpt.line, excerpt.column), excerpt
 
 
 def bucket_fix(session: Any, pack: Any, board: Any, query: Any, version: Any, kpi: KpiContract, cause: str) -> str:

@@ -20,8 +20,8 @@ def check_narrative(ctx: CheckContext) -> None:
     assert kpi.narrative is not None
     _, _, sql = kpi_query(ctx, kpi, zone_sensitive=False)  # a sentence renders whatever day it names
     session, pack = ctx.session, ctx.pack
-    version = session.versions(pack)[-1]
-    result = run_kpi(session.sandbox(pack, version, case), sql, kpi)
+    version = session.library.versions(pack)[-1]
+    result = run_kpi(session.databases.sandbox(pack, version, case), sql, kpi)
     records = result.records()
     if records:
         time_key = next((c for c in result.columns if c.lower() == kpi.time_column.lower()), None)

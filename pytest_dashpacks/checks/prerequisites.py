@@ -24,9 +24,9 @@ def blocked(blocker: str, message: str) -> CheckSkipped:
 def require_parsed(session: Any, pack: Pack, board: Board, query: Query) -> None:
     """The query renders and parses in the pack dialect (its ``syntax`` item)."""
     try:
-        session.parsed(pack, board, query)
+        session.queries.parsed(pack, board, query)
     except DashpacksError as exc:
-        raise blocked(f"{session.query_nodeid(query)}::syntax", exc.message) from None
+        raise blocked(f"{session.library.query_nodeid(query)}::syntax", exc.message) from None
 
 
 def problem_key(problem: Any, version: ConnectorVersion) -> tuple[str, int, int]:
@@ -38,12 +38,12 @@ def problem_key(problem: Any, version: ConnectorVersion) -> tuple[str, int, int]
 def first_version_with(session: Any, pack: Pack, board: Board, query: Query, version: ConnectorVersion, problem: Any) -> ConnectorVersion:
     """The oldest checked version (up to ``version``) whose schema item reports ``problem`` too."""
     key = problem_key(problem, version)
-    for earlier in session.versions(pack):
+    for earlier in session.library.versions(pack):
         if earlier.name == version.name:
             break
         if opted_out(pack, schema_item(session, pack, earlier), board, query):
             continue  # a version the pack skips or expects to fail reports nothing for the others
-        if any(problem_key(p, earlier) == key for p in session.schema_problems(pack, board, query, earlier)):
+        if any(problem_key(p, earlier) == key for p in session.queries.schema_problems(pack, board, query, earlier)):
             return earlier
     return version
 
@@ -59,7 +59,7 @@ def require_resolved(session: Any, pack: Pack, board: Board, query: Query, versi
     """Every table and column the query names exists in ``version`` and compared types agree (its
     ``schema`` item finds nothing that stops the query; a literal no row has does not)."""
     require_parsed(session, pack, board, query)
-    problems = [p for p in session.schema_problems(pack, board, query, version) if not p.still_runs]
+    problems = [p for p in session.queries.schema_problems(pack, board, query, version) if not p.still_runs]
     if problems:
         root = first_version_with(session, pack, board, query, version, problems[0])
         if not opted_out(pack, schema_item(session, pack, root), board, query):  # a skipped or expected failure blocks nothing
@@ -68,7 +68,7 @@ def require_resolved(session: Any, pack: Pack, board: Board, query: Query, versi
 
 def schema_item(session: Any, pack: Pack, version: ConnectorVersion) -> str:
     """The name of the schema item of ``version``: ``schema[<connector>@<version>]``."""
-    return f"schema[{session.connector(pack).name}@{version.name}]"
+    return f"schema[{session.library.connector(pack).name}@{version.name}]"
 
 
 def schema_blocker(
@@ -78,18 +78,18 @@ def schema_blocker(
     found it already), quoting that item's message."""
     root = root or first_version_with(session, pack, board, query, version, problem)
     key = problem_key(problem, version)
-    message = next((p.message for p in session.schema_problems(pack, board, query, root) if problem_key(p, root) == key), problem.message)
-    return blocked(f"{session.query_nodeid(query)}::{schema_item(session, pack, root)}", message)
+    message = next((p.message for p in session.queries.schema_problems(pack, board, query, root) if problem_key(p, root) == key), problem.message)
+    return blocked(f"{session.library.query_nodeid(query)}::{schema_item(session, pack, root)}", message)
 
 
 def require_runs(session: Any, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> None:
     """The query resolves in ``version`` and runs on its seed (its ``execute`` item gets that far)."""
     require_resolved(session, pack, board, query, version)
-    session.runnable(pack, board, query, version)  # a construct DuckDB lacks skips with its own reason
-    failure = session.seed_failure(pack, board, query, version)
-    execute = f"execute[{session.connector(pack).name}@{version.name}]"
+    session.queries.runnable(pack, board, query, version)  # a construct DuckDB lacks skips with its own reason
+    failure = session.databases.seed_failure(pack, board, query, version)
+    execute = f"execute[{session.library.connector(pack).name}@{version.name}]"
     if failure is not None and not opted_out(pack, execute, board, query):
-        raise blocked(f"{session.query_nodeid(query)}::{execute}", failure.message)
+        raise blocked(f"{session.library.query_nodeid(query)}::{execute}", failure.message)
 
 
 def require_zone_clean(session: Any, pack: Pack, board: Board, query: Query) -> None:
@@ -98,8 +98,8 @@ def require_zone_clean(session: Any, pack: Pack, board: Board, query: Query) -> 
     from ..sql.zones import zone_item_applies
     from .zone import zone_findings
 
-    if not zone_item_applies(pack, session.versions(pack)) or opted_out(pack, "zone", board, query):
+    if not zone_item_applies(pack, session.library.versions(pack)) or opted_out(pack, "zone", board, query):
         return
     findings = zone_findings(session, pack, board, query)
     if findings:
-        raise blocked(f"{session.query_nodeid(query)}::zone", findings[0][0].message)
+        raise blocked(f"{session.library.query_nodeid(query)}::zone", findings[0][0].message)

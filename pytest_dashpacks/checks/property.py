@@ -6,11 +6,12 @@ import os
 from typing import Any
 
 from ..errors import CheckFailure
+from ..kpi.tables import source_rows, stored_zone, with_source_table
 from ..model import KpiContract
 from . import CheckContext, register
 from .kpi import contract_of, kpi_query, run_kpi, shown
 
-PROPERTY_EXAMPLES = ("boundary", "soft_deleted", "history", "generated")  # session.dataset cases tried first
+PROPERTY_EXAMPLES = ("boundary", "soft_deleted", "history", "generated")  # data cases (databases.dataset) tried first
 
 
 @register("property", "volume")
@@ -24,18 +25,18 @@ def check_property(ctx: CheckContext) -> None:
     kpi = contract_of(ctx)
     board, query, sql = kpi_query(ctx, kpi)
     session, pack = ctx.session, ctx.pack
-    version = session.versions(pack)[-1]
-    db = session.fixture_db(pack, version)
-    stored = session.stored_zone(pack, version, kpi)
+    version = session.library.versions(pack)[-1]
+    db = session.databases.fixture_db(pack, version)
+    stored = stored_zone(version, kpi)
     table = oracle.source_table(version, kpi)
-    tables = session.tables_read(pack, version, sql, kpi)
+    tables = with_source_table(session.queries.tables_read(pack, version, sql), version, kpi)
     failing: dict[str, Any] = {}
 
     def oracle_holds(rows: dict[str, list[dict[str, Any]]]) -> None:
         sandbox.replace_rows(rows)
         result = run_kpi(sandbox, sql, kpi)
         actual = oracle.query_buckets(kpi, result.records())
-        source = session.source_rows(pack, version, kpi, rows)
+        source = source_rows(version, kpi, rows)
         expected = oracle.expected_buckets(kpi, source, stored, pack.timezone, table)
         mismatches = oracle.compare(actual, expected)
         if mismatches:
@@ -49,7 +50,7 @@ def check_property(ctx: CheckContext) -> None:
     # zone, soft-deleted rows and history rows are tried, where the gallery's defects live.
     run = given(dataset_strategy(version, tables, pack.timezone))(oracle_holds)
     for case in reversed(PROPERTY_EXAMPLES):
-        run = example({key: list(rows) for key, rows in session.dataset(pack, version, case).items() if key in tables})(run)
+        run = example({key: list(rows) for key, rows in session.databases.dataset(pack, version, case).items() if key in tables})(run)
     run = settings(
         max_examples=session.settings.property_examples,
         derandomize=bool(os.environ.get("CI")),  # CI runs the same examples every time

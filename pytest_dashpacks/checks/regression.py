@@ -18,28 +18,28 @@ def run_case(ctx: CheckContext, case: RegressionCase) -> tuple[Any, str | None, 
 
     from ..sql.clock import frozen_sql
     from ..sql.duckdb import runnable_sql
-    from ..sql.render import render_sql
     from ..sql.parse import parse_query
+    from ..sql.render import render_sql
 
     session, pack, doc = ctx.session, ctx.pack, case.doc
     boards = {p.stem: p for p in board_files(pack.directory)}
     if case.board not in boards:
         raise doc.error(f"board {case.board!r} does not exist{did_you_mean(case.board, sorted(boards))}", ("board",))
-    board = session.board(boards[case.board], pack.directory)
+    board = session.library.board(boards[case.board], pack.directory)
     query = board.query(case.query)
     if query is None:
         raise doc.error(f"board {case.board} has no SQL query {case.query!r}{did_you_mean(case.query, [q.name for q in board.queries])}", ("query",))
-    versions = session.versions(pack)
+    versions = session.library.versions(pack)
     version = versions[-1] if case.schema_version is None else next((v for v in versions if v.name == case.schema_version), None)
     if version is None:
         raise doc.error(f"schema_version {case.schema_version!r} is not one the pack checks ({', '.join(v.name for v in versions)})", ("schema_version",))
-    context = session.render_context(pack, board)
+    context = session.queries.render_context(pack, board)
     unknown = [name for name in case.variables if name not in context.values]
     if unknown:
         raise doc.error(f"variables: the board declares no variable {unknown[0]!r}{did_you_mean(unknown[0], sorted(context.values))}", ("variables", unknown[0]), key=True)
     sql = render_sql(query.sql, replace(context, values={**context.values, **case.variables}), (query.name,))
     runnable = runnable_sql(
-        parse_query(sql, pack.dialect), pack.dialect, session.runnable_schema(pack, version), session.connector(pack).schema, sql
+        parse_query(sql, pack.dialect), pack.dialect, session.queries.sqlglot_schema(pack, version, duckdb_types=True), session.library.connector(pack).schema, sql
     )
     zone = case.timezone or pack.timezone
     keys = {t.key for t in version.tables.values()}
@@ -62,7 +62,7 @@ def run_case(ctx: CheckContext, case: RegressionCase) -> tuple[Any, str | None, 
                 f"data.{table}[{index}].{column.name}: {table_rows[index].get(column.name)!r} is not a {column.type}",
                 ("data", table, index, column.name),
             )
-    db = session.fixture_db(pack, version)
+    db = session.databases.fixture_db(pack, version)
     rows = {k: list(v) for k, v in (db.seed.items() if case.seed else [])}
     for table, table_rows in case.data.items():
         rows[table] = rows.get(table, []) + list(table_rows)
@@ -86,9 +86,9 @@ def check_regression(ctx: CheckContext) -> None:
     try:
         result, error, sql = run_case(ctx, case)
     except DashpacksError as exc:
-        if exc.span is None:
-            exc.span = case.span
-        raise
+        if exc.span is not None:
+            raise
+        raise exc.replaced(span=case.span) from None
     expect = case.expect
     tolerance = float(expect.get("tolerance", 1e-6))
     where = case.doc.span(("expect",))

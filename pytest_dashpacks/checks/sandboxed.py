@@ -24,7 +24,7 @@ def runnable(ctx: CheckContext, version: Any, *, runs: bool = True) -> str:
         require_runs(ctx.session, ctx.pack, ctx.board, ctx.query, version)
     else:
         require_resolved(ctx.session, ctx.pack, ctx.board, ctx.query, version)
-    return ctx.session.runnable(ctx.pack, ctx.board, ctx.query, version)
+    return ctx.session.queries.runnable(ctx.pack, ctx.board, ctx.query, version)
 
 
 def require_bindings(ctx: CheckContext) -> None:
@@ -35,7 +35,7 @@ def require_bindings(ctx: CheckContext) -> None:
     try:
         check_bindings(ctx)
     except CheckFailure as exc:
-        raise blocked(f"{ctx.session.query_nodeid(ctx.query)}::bindings", exc.message) from None
+        raise blocked(f"{ctx.session.library.query_nodeid(ctx.query)}::bindings", exc.message) from None
     except CheckSkipped:
         pass  # the static item cannot tell: the run is the evidence
 
@@ -45,10 +45,7 @@ def run_located(sandbox: Sandbox, sql: str, span: Any, what: str = "", zone: str
     try:
         return sandbox.run(sql, zone)
     except DashpacksError as exc:
-        exc.span = span
-        if what:
-            exc.message = f"{what}: {exc.message}"
-        raise
+        raise exc.replaced(span=span, message=f"{what}: {exc.message}" if what else exc.message) from None
 
 
 def run(ctx: CheckContext, sandbox: Sandbox, sql: str, what: str = "", zone: str | None = None) -> QueryResult:
@@ -58,7 +55,7 @@ def run(ctx: CheckContext, sandbox: Sandbox, sql: str, what: str = "", zone: str
 
 
 def newest(ctx: CheckContext) -> Any:
-    return ctx.session.versions(ctx.pack)[-1]
+    return ctx.session.library.versions(ctx.pack)[-1]
 
 
 def kpis_of(ctx: CheckContext) -> list[KpiContract]:
@@ -69,8 +66,8 @@ def kpis_of(ctx: CheckContext) -> list[KpiContract]:
 def remember(ctx: CheckContext, version: Any, data: Any, zone: str, defect_class: str, **extra: Any) -> None:
     """Note what the item runs on, so --dashpacks-pin-dir can write a reproducing regression case."""
     assert ctx.board is not None and ctx.query is not None
-    rows = ctx.session.dataset(ctx.pack, version, data) if isinstance(data, str) else data
-    tables = ctx.session.tables_read(ctx.pack, version, ctx.session.runnable(ctx.pack, ctx.board, ctx.query, version), None)
+    rows = ctx.session.databases.dataset(ctx.pack, version, data) if isinstance(data, str) else data
+    tables = ctx.session.queries.tables_read(ctx.pack, version, ctx.session.queries.runnable(ctx.pack, ctx.board, ctx.query, version))
     ctx.record.update(
         board=ctx.board.stem, query=ctx.query.name, version=version.name, timezone=zone, **{"class": defect_class},
         rows={key: rows.get(key, []) for key in tables}, **extra,

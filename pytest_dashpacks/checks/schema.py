@@ -19,16 +19,16 @@ def check_schema(ctx: CheckContext) -> None:
     version's item's (one cause, one failure)."""
     assert ctx.board is not None and ctx.query is not None and ctx.param is not None
     session, pack, board, query = ctx.session, ctx.pack, ctx.board, ctx.query
-    version = next(v for v in session.versions(pack) if v.name == ctx.param)
+    version = next(v for v in session.library.versions(pack) if v.name == ctx.param)
     require_parsed(session, pack, board, query)
-    problems = session.schema_problems(pack, board, query, version)
+    problems = session.queries.schema_problems(pack, board, query, version)
     if not problems:
         return
     new = [p for p in problems if first_version_with(session, pack, board, query, version, p).name == version.name]
     if not new:
         raise schema_blocker(session, pack, board, query, version, problems[0])
     first = new[0].sql
-    span = session.yaml_span(pack, board, query, first.line, first.column) if first is not None else query.span
+    span = session.queries.yaml_span(pack, board, query, first.line, first.column) if first is not None else query.span
     raise problem_failure(new, span, "schema_drift")
 
 

@@ -17,7 +17,7 @@ def check_syntax(ctx: CheckContext) -> None:
 
     assert ctx.board is not None and ctx.query is not None
     session, pack, board, query = ctx.session, ctx.pack, ctx.board, ctx.query
-    parsed = session.parsed(pack, board, query)
+    parsed = session.queries.parsed(pack, board, query)
     # A rule that crashes is a plugin bug: the item reports it as a located internal error.
     problems = dialect_violations(parsed.sql, pack.dialect, list(parsed.tokens) or None)
     if not problems:
@@ -25,7 +25,7 @@ def check_syntax(ctx: CheckContext) -> None:
     first = problems[0]
     span: SourceSpan = query.span
     if first.sql is not None and not _PASTED_QUERY.search(query.sql):  # a pasted query moves the lines
-        span = session.yaml_span(pack, board, query, first.sql.line, first.sql.column)
+        span = session.queries.yaml_span(pack, board, query, first.sql.line, first.sql.column)
     details: list[str] = []
     if first.hint and "{{" in query.sql:  # the hints say where a Jinja variable goes
         details.append(f"hint: {first.hint}")

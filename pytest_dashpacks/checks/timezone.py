@@ -20,15 +20,15 @@ def check_timezone(ctx: CheckContext) -> None:
     version = newest(ctx)
     sql = runnable(ctx, version)
     require_zone_clean(ctx.session, ctx.pack, ctx.board, ctx.query)
-    sandbox = ctx.session.sandbox(ctx.pack, version, "boundary")
+    sandbox = ctx.session.databases.sandbox(ctx.pack, version, "boundary")
     remember(ctx, version, "boundary", ctx.param, "timezone")
     # Ties are a matter of data: look for them in the seed and in the boundary rows.
-    unstable = unstable_result(ctx, ctx.session.sandbox(ctx.pack, version, "seed"), sql) or unstable_result(ctx, sandbox, sql)
+    unstable = unstable_result(ctx, ctx.session.databases.sandbox(ctx.pack, version, "seed"), sql) or unstable_result(ctx, sandbox, sql)
     if unstable is not None:
         zones = ctx.session.settings.item_zones(ctx.pack.timezone)
         reporter = next((z for z in zones if not opted_out(ctx.pack, f"timezone[{z}]", ctx.board, ctx.query)), ctx.param)
         if ctx.param != reporter:
-            raise blocked(f"{ctx.session.query_nodeid(ctx.query)}::timezone[{reporter}]", unstable.message)
+            raise blocked(f"{ctx.session.library.query_nodeid(ctx.query)}::timezone[{reporter}]", unstable.message)
         raise unstable
     baseline = run(ctx, sandbox, sql, "in a UTC session", "UTC")
     other = run(ctx, sandbox, sql, f"in a {ctx.param} session", ctx.param)

@@ -21,8 +21,8 @@ def check_transpile(ctx: CheckContext) -> None:
     assert ctx.board is not None and ctx.query is not None and ctx.param is not None
     target = ctx.param
     require_parsed(ctx.session, ctx.pack, ctx.board, ctx.query)
-    parsed = ctx.session.parsed(ctx.pack, ctx.board, ctx.query)
-    fresh = ctx.session.fresh_ast(ctx.pack, ctx.board, ctx.query)
+    parsed = ctx.session.queries.parsed(ctx.pack, ctx.board, ctx.query)
+    fresh = ctx.session.queries.fresh_ast(ctx.pack, ctx.board, ctx.query)
     span = ctx.query.span
     try:
         out = transpile(fresh, target, copy=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..errors import CheckFailure, SqlExcerpt
 from ..fixturedb import bad_numbers
+from ..kpi.tables import source_rows, stored_zone
 from . import CheckContext, register
 from .sandboxed import joins, kpis_of, newest, remember, run, runnable
 
@@ -19,7 +20,7 @@ def check_volume(ctx: CheckContext) -> None:
     sql = runnable(ctx, version)
     if case != "large":  # 200,000 rows per table are no regression file
         remember(ctx, version, case, ctx.pack.timezone, "volume")
-    result = run(ctx, ctx.session.sandbox(ctx.pack, version, case), sql, f"under volume[{case}]")
+    result = run(ctx, ctx.session.databases.sandbox(ctx.pack, version, case), sql, f"under volume[{case}]")
     ctx.record["result"] = result
     numeric = [c for c, t in zip(result.columns, result.types) if t.upper() in ("DOUBLE", "FLOAT", "REAL") or t.upper().startswith("DECIMAL")]
     bad = bad_numbers(result, numeric)
@@ -34,12 +35,12 @@ def check_volume(ctx: CheckContext) -> None:
         return
     for kpi in kpis_of(ctx):
         actual = oracle.query_buckets(kpi, result.records())
-        rows = ctx.session.dataset(ctx.pack, version, case)
-        source = ctx.session.source_rows(ctx.pack, version, kpi, rows)
-        stored = ctx.session.stored_zone(ctx.pack, version, kpi)
+        rows = ctx.session.databases.dataset(ctx.pack, version, case)
+        source = source_rows(version, kpi, rows)
+        stored = stored_zone(version, kpi)
         table = oracle.source_table(version, kpi)
         if (case == "soft_deleted" and kpi.source.exclude_deleted) or (case == "history" and kpi.source.exclude_history):
-            seed = run(ctx, ctx.session.sandbox(ctx.pack, version, "seed"), sql)
+            seed = run(ctx, ctx.session.databases.sandbox(ctx.pack, version, "seed"), sql)
             before = oracle.query_buckets(kpi, seed.records())
             changed = oracle.compare(actual, before)
             if changed:

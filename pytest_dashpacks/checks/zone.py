@@ -47,16 +47,16 @@ def zone_findings(session: Any, pack: Pack, board: Board, query: Query) -> list[
     """The query's own unconverted buckets with their YAML lines (blocked when it does not resolve)."""
     from ..sql.buckets import UnresolvedColumn, unconverted_buckets
 
-    newest = session.versions(pack)[-1]
+    newest = session.library.versions(pack)[-1]
     require_resolved(session, pack, board, query, newest)
 
     def build() -> list[tuple[ZoneBucket, int]]:
-        parsed = session.parsed(pack, board, query)
-        tree = session.qualified(pack, board, query, newest)
-        catalog = session.catalog(pack, newest)
+        parsed = session.queries.parsed(pack, board, query)
+        tree = session.queries.qualified(pack, board, query, newest)
+        catalog = session.queries.catalog(pack, newest)
         try:
             buckets = unconverted_buckets(
-                tree, parsed.sql, pack.dialect, pack.timezone, newest, session.connector(pack).schema, catalog.models
+                tree, parsed.sql, pack.dialect, pack.timezone, newest, session.library.connector(pack).schema, catalog.models
             )
         except UnresolvedColumn as exc:
             raise CheckSkipped(f"the query does not resolve in {newest.label} ({exc}); see its schema[{newest.label}] item") from None
@@ -99,11 +99,11 @@ def _embedded_queries(session: Any, pack: Pack, board: Board, query: Query, sql:
         if other is None:
             continue
         try:
-            text = session.rendered(pack, board, other)
+            text = session.queries.rendered(pack, board, other)
         except DashpacksError:
             continue
         try:
-            session.parsed(pack, board, other)
+            session.queries.parsed(pack, board, other)
             checked = True
         except DashpacksError:
             checked = False

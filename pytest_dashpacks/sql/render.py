@@ -148,9 +148,9 @@ def render_sql(template: str, ctx: RenderContext, stack: tuple[str, ...] = ()) -
         hint = f" (variables: {', '.join(sorted(ctx.values)) or 'none'})"
         raise RenderError(f"undefined name in template: {exc}{hint}", sql=_at(template, _template_line(exc, template, name))) from None
     except RenderError as exc:
-        if exc.sql is None:
-            exc.sql = _at(template, _template_line(exc, template, None))
-        raise
+        if exc.sql is not None:
+            raise
+        raise exc.replaced(sql=_at(template, _template_line(exc, template, None))) from None
     except TemplateNotFound as exc:
         raise RenderError(exc.message or str(exc), sql=_at(template, _template_line(exc, template, None))) from None
     except TemplateError as exc:

@@ -1,0 +1,100 @@
+"""The DuckDB databases of a run: one fixture database per connector version, and a shared
+read-only sandbox per data case, opened on first use and closed at the end."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ..errors import DashpacksError
+from ..load.library import PackLibrary
+from ..memo import Memo
+from ..model import Board, ConnectorVersion, Pack, Query
+from ..settings import Settings
+from ..sql.pipeline import QueryPipeline
+
+
+class Databases:
+    def __init__(self, settings: Settings, library: PackLibrary, queries: QueryPipeline, memo: Memo) -> None:
+        self.settings = settings
+        self.library = library
+        self.queries = queries
+        self._memo = memo
+
+    def fixture_db(self, pack: Pack, version: ConnectorVersion) -> Any:
+        """The version's fixture database: tables, seed and models (views)."""
+        from ..fixturedb import FixtureDatabase
+
+        connector = self.library.connector(pack)
+
+        def build() -> Any:
+            rendered = self.library.models_sql(pack)
+            order = list(self.queries.catalog(pack, version).models)  # dependency order
+            return FixtureDatabase(
+                connector, version, [(n, rendered[n]) for n in order], timeout=self.settings.query_timeout,
+                max_rows=self.settings.max_rows,
+            )
+
+        return self._memo.get(("fixture-db", connector.path, version.name), build)
+
+    def dataset(self, pack: Pack, version: ConnectorVersion, case: str) -> Any:
+        """Rows for a named data case on ``version`` (seed-based or generated)."""
+        from ..data.cases import CaseInputs, dataset
+
+        def build() -> Any:
+            inputs = CaseInputs(
+                version, pack.timezone, self.fixture_db(pack, version).seed, lambda: self.dataset(pack, version, "generated")
+            )
+            return dataset(case, inputs)
+
+        return self._memo.get(("dataset", pack.manifest, version.name, case), build)
+
+    def clock_dataset(self, pack: Pack, version: ConnectorVersion, instant: dt.datetime) -> Any:
+        """The seed plus rows on both sides of a frozen instant (aware UTC)."""
+        from ..data.rows import generate_rows
+
+        def build() -> Any:
+            utc = instant.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            offsets = [dt.timedelta(seconds=s) for s in (1, 60, 3600, 86400, 7 * 86400, 31 * 86400)]
+            instants = sorted({utc + sign * o for o in offsets for sign in (1, -1)})
+            extra = generate_rows(version, pack.timezone, rows_per_table=len(instants), seed=5, instants=instants)
+            seed = self.fixture_db(pack, version).seed
+            return {k: seed.get(k, []) + extra.get(k, []) for k in dict.fromkeys([*seed, *extra])}
+
+        return self._memo.get(("clock-dataset", pack.manifest, version.name, instant.isoformat()), build)
+
+    def sandbox(self, pack: Pack, version: ConnectorVersion, case: str) -> Any:
+        """A shared read-only database for a data case (board queries only read, so items stay isolated),
+        with a session in UTC, every ``dashpacks_timezones`` zone and the pack's zone."""
+        from ..data.large import large_rows_sql
+
+        zones = tuple(dict.fromkeys(self.settings.timezones + (pack.timezone,)))
+
+        def build() -> Any:
+            db = self.fixture_db(pack, version)
+            if case == "large":
+                fill = {t.key: large_rows_sql(t, self.settings.large_rows) for t in version.tables.values()}
+                return db.open({}, fill=fill, zones=zones)
+            return db.open(self.dataset(pack, version, case), zones=zones)
+
+        key = ("sandbox", pack.manifest, version.name, case)
+        if case == "large":  # big: keep only the latest one
+            for old in self._memo.pop(lambda k: k[0] == "sandbox" and k[3] == "large" and k != key):
+                if hasattr(old, "close"):  # a cached error has nothing to close
+                    old.close()
+        return self._memo.get(key, build)
+
+    def seed_failure(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> DashpacksError | None:
+        """Why the query does not run on ``version``'s seed in DuckDB (what ``execute`` reports), or None."""
+
+        def build() -> None:
+            self.sandbox(pack, version, "seed").run(self.queries.runnable(pack, board, query, version))
+
+        outcome = self._memo.outcome(("seed-failure", board.path, query.name, version.name), build)
+        return outcome if isinstance(outcome, DashpacksError) else None
+
+    def close(self) -> None:
+        """Close every open sandbox."""
+        for sandbox in self._memo.pop(lambda k: k[0] == "sandbox"):
+            if hasattr(sandbox, "close"):
+                sandbox.close()

@@ -1,0 +1,1 @@
+"""KPI maths: the Python oracle, narrative cases and the tables a KPI reads."""

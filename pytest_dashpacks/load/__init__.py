@@ -1,0 +1,1 @@
+"""Loading YAML into the model: packs, boards, connectors, regressions and the ledger; never SQL."""

@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def build_times() -> list[tuple[str, int, float]]:
-    from pytest_dashpacks.connectors import curated_fixture_root, load_connector
-    from pytest_dashpacks.fixturedb import FixtureDatabase
+    from pytest_dashpacks.load.connectors import curated_fixture_root, load_connector
+    from pytest_dashpacks.engines.duckdb import FixtureDatabase
 
     out = []
     for manifest in sorted(curated_fixture_root().glob("*/connector.yml")):
@@ -60,7 +60,7 @@ def session_for(root: Path, large_rows: int = 200_000):
 def execute_items(root: Path):
     """(session, [(check context)]) for every execute item of the example packs."""
     from pytest_dashpacks.checks import CheckContext
-    from pytest_dashpacks.packs import board_files
+    from pytest_dashpacks.load.packs import board_files
 
     session = session_for(root)
     contexts = []
@@ -136,7 +136,7 @@ def per_item_vs_floor() -> tuple[int, float, float]:
 
 def large_volume() -> list[tuple[str, float, int, float]]:
     from pytest_dashpacks.errors import CheckSkipped, DashpacksError
-    from pytest_dashpacks.packs import board_files
+    from pytest_dashpacks.load.packs import board_files
 
     session = session_for(REPO)
     out = []

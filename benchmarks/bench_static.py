@@ -31,7 +31,7 @@ from pathlib import Path
 
 import yaml
 
-from pytest_dashpacks.connectors import curated_fixture_root, load_connector
+from pytest_dashpacks.load.connectors import curated_fixture_root, load_connector
 from pytest_dashpacks.sql.render import quote_table
 
 TARGETS = ["snowflake", "bigquery", "redshift", "postgres", "databricks"]
@@ -177,7 +177,7 @@ def static_in_process(root: Path) -> tuple[float, int]:
     """
     from pytest_dashpacks.checks import CheckContext, check_kind
     from pytest_dashpacks.errors import CheckSkipped, DashpacksError
-    from pytest_dashpacks.packs import board_files
+    from pytest_dashpacks.load.packs import board_files
     from pytest_dashpacks.session import DashpacksSession
     from pytest_dashpacks.settings import Settings
     from pytest_dashpacks.sql.zones import zone_item_applies

@@ -16,13 +16,13 @@ import pytest
 
 from .checks import CheckContext, check_kind
 from .checks.prerequisites import BLOCKED, blocked
-from .errors import CheckFailure, CheckSkipped, ConfigError, DashpacksError, SourceSpan, excerpt_lines, relative_posix
-from .model import Board, CheckRule, Pack, Query, ValuesQuery
 from .data.calendar import CLOCK_INSTANTS
 from .data.cases import NARRATIVE_CASES, VOLUME_CASES
-from .sql.clock import reads_clock
+from .errors import CheckFailure, CheckSkipped, ConfigError, DashpacksError, SourceSpan, excerpt_lines, relative_posix
+from .load.yaml import inside
+from .model import Board, CheckRule, Pack, Query, ValuesQuery
 from .session import DashpacksSession
-from .yamlsource import inside
+from .sql.clock import reads_clock
 from .sql.zones import zone_item_applies
 
 SESSION_KEY = pytest.StashKey[DashpacksSession]()
@@ -70,7 +70,7 @@ def pack_dir_of(path: Path, folder: str) -> Path | None:
 
 
 def collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    from .packs import is_board_file
+    from .load.packs import is_board_file
 
     kind: type[pytest.File] | None = None
     pack_dir: Path | None = None

@@ -128,7 +128,7 @@ class Replay:
     def typed(self, version: Any, rows: Rows) -> Rows:
         """``rows`` as the case will load them (each value cast to its column's type, read back from the
         database), as YAML types; only the columns the rows name, in the table's column order."""
-        from .fixturedb import table_sql
+        from .engines.duckdb import table_sql
 
         self.load(rows)
         out: Rows = {}
@@ -155,14 +155,14 @@ class Reproduction:
 
 
 def _differs(left: Any, right: Any) -> bool:
-    from .fixturedb import row_multiset
+    from .engines.results import row_multiset
 
     return row_multiset(left.rows) != row_multiset(right.rows)
 
 
 def _case_fails(expect: dict[str, Any], result: Any) -> bool:
     """Whether check_regression fails on ``result`` (None: the query failed)."""
-    from .regressions import row_diff
+    from .load.regressions import row_diff
 
     if result is None:
         return True
@@ -174,7 +174,7 @@ def _case_fails(expect: dict[str, Any], result: Any) -> bool:
 def kpi_reproduction(replay: Replay, session: Any, pack: Any, version: Any, kpi: Any, rows: Rows) -> Reproduction:
     """The query's buckets still differ from the oracle's in the same directions (above it, below it) and for
     the same likely cause; expect is the oracle's buckets."""
-    from . import oracle
+    from .kpi import oracle
 
     stored, table, zone = stored_zone(version, kpi), oracle.source_table(version, kpi), pack.timezone
 
@@ -258,7 +258,7 @@ def session_reproduction(replay: Replay, compared: tuple[str, str], reporting: s
 
 def nan_reproduction(replay: Replay, rows: Rows) -> Reproduction:
     """A measure is still NaN or infinite; expect has null there, what NULLIF(denominator, 0) gives."""
-    from .fixturedb import bad_numbers
+    from .engines.results import bad_numbers
 
     def bad(result: Any) -> list[str]:
         numeric = [c for c, t in zip(result.columns, result.types) if t.upper() in ("DOUBLE", "FLOAT", "REAL") or t.upper().startswith("DECIMAL")]
@@ -349,7 +349,7 @@ def pinned_case(
 ) -> PinnedCase:
     """The regression case reproducing a failing ``check[param]`` from what it recorded (board, query,
     version, timezone, rows, now); Unpinnable when the failure does not reproduce."""
-    from .packs import board_files
+    from .load.packs import board_files
     from .shrinking import Budget, drop_columns, shrink_rows
 
     version = next(v for v in session.library.versions(pack) if v.name == record["version"])

@@ -122,7 +122,7 @@ class Settings:
 
     def fixture_roots(self, pack_fixtures: Path | None) -> list[Path]:
         """Fixture roots by precedence: pack.yml > option > ini > <rootdir>/connector_fixtures > curated."""
-        from .connectors import curated_fixture_root
+        from .load.connectors import curated_fixture_root
 
         roots = [pack_fixtures, self.fixtures, self.rootdir / "connector_fixtures", curated_fixture_root()]
         out: list[Path] = []

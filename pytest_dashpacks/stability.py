@@ -410,9 +410,9 @@ def check_ledger_references(session: pytest.Session, items: list[pytest.Item]) -
     narrowing the run to one pack does not make the others unknown."""
     import os
 
-    from .connectors import available_connectors
     from .errors import ConfigError
-    from .regressions import ledger_reference_errors, pack_names_under
+    from .load.connectors import available_connectors
+    from .load.regressions import ledger_reference_errors, pack_names_under
 
     config = session.config
     dsession = config.stash[SESSION_KEY]

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import STATIC, good_pack, outcomes_by_node
 from pytest_dashpacks.errors import ConfigError
-from pytest_dashpacks.yamlsource import load_yaml
+from pytest_dashpacks.load.yaml import load_yaml
 
 COMMENTED_META = """\
 # Defaults for every board in this folder, switched off for now.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_dashpacks.connectors import curated_fixture_root, load_connector
+from pytest_dashpacks.load.connectors import curated_fixture_root, load_connector
 from pytest_dashpacks.errors import ConfigError
 
 BASE = """\
@@ -160,7 +160,7 @@ def test_a_bad_role_is_a_located_config_error(tmp_path, replace, message, line):
 
 @pytest.mark.parametrize("kind", ["varchar); DROP TABLE x; --", "bigint' || 'x", "decimal(18,2) DEFAULT 1;"])
 def test_a_column_type_is_a_type_name_never_sql(tmp_path, kind):
-    from pytest_dashpacks.connectors import load_connector
+    from pytest_dashpacks.load.connectors import load_connector
     from pytest_dashpacks.errors import ConfigError
 
     (tmp_path / "connector.yml").write_text(
@@ -174,7 +174,7 @@ def test_a_column_type_is_a_type_name_never_sql(tmp_path, kind):
 
 @pytest.mark.parametrize("kind", ["varchar", "decimal(18,2)", "DECIMAL(18, 2)", "timestamp with time zone", "double", "bigint[]"])
 def test_real_column_types_load(tmp_path, kind):
-    from pytest_dashpacks.connectors import load_connector
+    from pytest_dashpacks.load.connectors import load_connector
 
     (tmp_path / "connector.yml").write_text(
         "connector: acme\nversions:\n  '1':\n    tables:\n      orders:\n        columns:\n"

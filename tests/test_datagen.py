@@ -15,14 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_dashpacks.connectors import curated_fixture_root, load_connector
+from pytest_dashpacks.load.connectors import curated_fixture_root, load_connector
 from pytest_dashpacks.data.calendar import CLOCK_INSTANTS, boundary_instants, clock_instant
 from pytest_dashpacks.data.kinds import column_kind
 from pytest_dashpacks.data.strategies import dataset_strategy
 from pytest_dashpacks.data.rows import generate_rows, referenced_column, referenced_table
 from pytest_dashpacks.data.large import large_rows_sql
 from pytest_dashpacks.errors import SourceSpan
-from pytest_dashpacks.fixturedb import quote as quote_identifier
+from pytest_dashpacks.engines.duckdb import quote as quote_identifier
 from pytest_dashpacks.model import ColumnSpec, ConnectorVersion, TableSpec
 from pytest_dashpacks.sql.literals import sql_literal
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_dashpacks.connectors import curated_fixture_root, load_connector
+from pytest_dashpacks.load.connectors import curated_fixture_root, load_connector
 from pytest_dashpacks.errors import CheckFailure
-from pytest_dashpacks.fixturedb import FixtureDatabase, SandboxViolation, seed_rows
+from pytest_dashpacks.engines.duckdb import FixtureDatabase, SandboxViolation, seed_rows
 
 
 def connector(name: str):

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from pytest_dashpacks.narrative import currency, narrative_problems, number, percent, render_narrative, signed
+from pytest_dashpacks.kpi.narrative import currency, narrative_problems, number, percent, render_narrative, signed
 
 
 @pytest.mark.parametrize(

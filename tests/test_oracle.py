@@ -6,16 +6,7 @@ import datetime as dt
 
 from pytest_dashpacks.errors import SourceSpan
 from pytest_dashpacks.model import ColumnSpec, ConnectorVersion, KpiContract, KpiSource, TableSpec
-from pytest_dashpacks.oracle import (
-    compare,
-    deleted_filter_hint,
-    expected_buckets,
-    history_filter_hint,
-    likely_cause,
-    moved_rows,
-    query_buckets,
-    source_table,
-)
+from pytest_dashpacks.kpi.oracle import compare, deleted_filter_hint, expected_buckets, history_filter_hint, likely_cause, moved_rows, query_buckets, source_table
 
 D = dt.date
 

@@ -125,7 +125,7 @@ def fix(root: Path, slug: str) -> None:
 
 
 def column_types(slug: str, case: dict) -> dict[tuple[str, str], str]:
-    from pytest_dashpacks.connectors import curated_fixture_root, find_connector, load_connector
+    from pytest_dashpacks.load.connectors import curated_fixture_root, find_connector, load_connector
 
     manifest = yaml.safe_load((EXAMPLES / "defects" / slug / "pack.yml").read_text())
     connector = load_connector(find_connector(manifest["connector"], [curated_fixture_root()]))

@@ -63,8 +63,8 @@ def test_a_write_that_reaches_the_sandbox_is_rolled_back():
     """Defence in depth: even SQL that skipped the syntax item cannot change what other items read."""
     from pathlib import Path
 
-    from pytest_dashpacks.connectors import curated_fixture_root, load_connector
-    from pytest_dashpacks.fixturedb import FixtureDatabase
+    from pytest_dashpacks.load.connectors import curated_fixture_root, load_connector
+    from pytest_dashpacks.engines.duckdb import FixtureDatabase
 
     connector = load_connector(Path(curated_fixture_root()) / "zendesk" / "connector.yml")
     db = FixtureDatabase(connector, connector.versions[-1], [])
@@ -91,8 +91,8 @@ def test_a_zone_from_a_file_never_reaches_sql(packs, pytester):
 def test_the_sandbox_refuses_a_zone_that_is_not_a_zone_name():
     from pathlib import Path
 
-    from pytest_dashpacks.connectors import curated_fixture_root, load_connector
-    from pytest_dashpacks.fixturedb import FixtureDatabase
+    from pytest_dashpacks.load.connectors import curated_fixture_root, load_connector
+    from pytest_dashpacks.engines.duckdb import FixtureDatabase
 
     connector = load_connector(Path(curated_fixture_root()) / "zendesk" / "connector.yml")
     with pytest.raises(ValueError, match="not a time zone name"):
@@ -102,8 +102,8 @@ def test_the_sandbox_refuses_a_zone_that_is_not_a_zone_name():
 def test_a_model_of_several_statements_runs_none_of_them():
     from pathlib import Path
 
-    from pytest_dashpacks.connectors import curated_fixture_root, load_connector
-    from pytest_dashpacks.fixturedb import FixtureDatabase
+    from pytest_dashpacks.load.connectors import curated_fixture_root, load_connector
+    from pytest_dashpacks.engines.duckdb import FixtureDatabase
 
     connector = load_connector(Path(curated_fixture_root()) / "zendesk" / "connector.yml")
     models = [("sneaky", "SELECT 1 AS x; CREATE TABLE zendesk.injected AS SELECT 42 AS v"), ("fine", "SELECT 2 AS y")]

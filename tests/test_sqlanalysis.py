@@ -9,7 +9,7 @@ import pytest
 import sqlglot
 import yaml
 
-from pytest_dashpacks.connectors import curated_fixture_root, load_connector
+from pytest_dashpacks.load.connectors import curated_fixture_root, load_connector
 from pytest_dashpacks.sql.render import render_model
 from pytest_dashpacks.sql.schema import mapping_schema, qualified, sqlglot_schema, schema_problems
 from pytest_dashpacks.sql.outputs import model_outputs, output_columns

@@ -283,7 +283,7 @@ rows: [c]
 def test_an_instant_shown_in_two_session_zones_compares_equal_at_a_dst_fall_back():
     from zoneinfo import ZoneInfo
 
-    from pytest_dashpacks.fixturedb import row_multiset
+    from pytest_dashpacks.engines.results import row_multiset
 
     utc = dt.datetime(2024, 11, 3, 9, 0, tzinfo=ZoneInfo("UTC"))
     # 01:00 PST, the second 01:00 of the night: Python never calls ambiguous times in two zones equal.

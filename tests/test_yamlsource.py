@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pytest_dashpacks.errors import ConfigError
-from pytest_dashpacks.yamlsource import load_yaml, validate
+from pytest_dashpacks.load.yaml import load_yaml, validate
 
 
 def load(tmp_path: Path, text: str | bytes):

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import NoReturn
 
 from ..errors import CheckFailure, CheckSkipped, DashpacksError
+from ..load.packs import did_you_mean
 from ..model import Binding, Board, ValuesQuery
-from ..packs import did_you_mean
 from ..sql.outputs import output_columns
 from . import CheckContext, register
 from .prerequisites import require_resolved

@@ -6,7 +6,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from ..errors import CheckFailure, SqlExcerpt
-from ..fixturedb import row_multiset
+from ..engines.results import row_multiset
 from . import CheckContext, register
 from .prerequisites import (
     require_zone_clean,

@@ -19,7 +19,7 @@ def contract_of(ctx: CheckContext) -> KpiContract:
 
 def kpi_query(ctx: CheckContext, kpi: KpiContract, *, zone_sensitive: bool = True) -> tuple[Any, Any, str]:
     """The KPI's board, query and DuckDB SQL, once the query's own items would not report first."""
-    from ..packs import board_files
+    from ..load.packs import board_files
 
     session, pack = ctx.session, ctx.pack
     path = next((p for p in board_files(pack.directory) if p.stem == kpi.board), None)
@@ -45,7 +45,7 @@ def run_kpi(sandbox: Any, sql: str, kpi: KpiContract) -> Any:
 @register("kpi", "timezone")
 def check_kpi(ctx: CheckContext) -> None:
     """Each bucket equals the oracle on boundary data plus the seed."""
-    from .. import oracle
+    from ..kpi import oracle
 
     kpi = contract_of(ctx)
     board, query, sql = kpi_query(ctx, kpi)

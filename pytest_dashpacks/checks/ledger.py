@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import CheckFailure, DashpacksError
-from ..regressions import load_regression
+from ..load.regressions import load_regression
 from . import CheckContext, register
 from .regression import check_regression
 

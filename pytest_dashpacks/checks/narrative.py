@@ -12,8 +12,8 @@ def check_narrative(ctx: CheckContext) -> None:
     """The KPI sentence renders without None, nan, inf, -0 or raw braces under a data case."""
     from jinja2 import TemplateError
 
-    from ..narrative import narrative_problems, render_narrative
-    from ..oracle import as_date
+    from ..kpi.narrative import narrative_problems, render_narrative
+    from ..kpi.oracle import as_date
 
     kpi = contract_of(ctx)
     case = (ctx.param or "").split("@")[1]

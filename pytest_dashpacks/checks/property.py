@@ -19,8 +19,8 @@ def check_property(ctx: CheckContext) -> None:
     """The oracle holds for Hypothesis-generated datasets."""
     from hypothesis import HealthCheck, example, given, settings
 
-    from .. import oracle
     from ..data.strategies import dataset_strategy
+    from ..kpi import oracle
 
     kpi = contract_of(ctx)
     board, query, sql = kpi_query(ctx, kpi)

@@ -6,9 +6,9 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import CheckFailure, DashpacksError, SqlExcerpt
-from ..packs import board_files, did_you_mean
-from ..regressions import RegressionCase, parse_instant, row_diff
-from ..seeds import first_uncastable
+from ..load.packs import board_files, did_you_mean
+from ..load.regressions import RegressionCase, parse_instant, row_diff
+from ..load.seeds import first_uncastable
 from . import CheckContext, register
 
 

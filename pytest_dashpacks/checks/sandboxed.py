@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import CheckFailure, CheckSkipped, DashpacksError
-from ..fixturedb import QueryResult, Sandbox
+from ..engines.results import QueryResult
+from ..engines.duckdb import Sandbox
 from ..model import KpiContract
 from . import CheckContext
 from .prerequisites import (

@@ -4,7 +4,7 @@ large data: no error, no NaN or infinity, no fan-out past the KPI's oracle."""
 from __future__ import annotations
 
 from ..errors import CheckFailure, SqlExcerpt
-from ..fixturedb import bad_numbers
+from ..engines.results import bad_numbers
 from ..kpi.tables import source_rows, stored_zone
 from . import CheckContext, register
 from .sandboxed import joins, kpis_of, newest, remember, run, runnable
@@ -13,7 +13,7 @@ from .sandboxed import joins, kpis_of, newest, remember, run, runnable
 @register("volume", "volume")
 def check_volume(ctx: CheckContext) -> None:
     """Runs and keeps its invariants under the item's data case."""
-    from .. import oracle
+    from ..kpi import oracle
 
     assert ctx.query is not None and ctx.param is not None
     case, version = ctx.param, newest(ctx)

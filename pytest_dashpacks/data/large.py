@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..fixturedb import quote
+from ..engines.duckdb import quote
 from ..model import ColumnSpec, TableSpec
 from ..sql.literals import sql_literal
 from .kinds import ColumnKind, column_kind, decimal_ceiling

@@ -23,7 +23,7 @@ class Databases:
 
     def fixture_db(self, pack: Pack, version: ConnectorVersion) -> Any:
         """The version's fixture database: tables, seed and models (views)."""
-        from ..fixturedb import FixtureDatabase
+        from .duckdb import FixtureDatabase
 
         connector = self.library.connector(pack)
 

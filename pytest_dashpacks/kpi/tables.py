@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import ConnectorVersion, KpiContract
-from ..oracle import source_table
+from .oracle import source_table
 
 
 def source_rows(version: ConnectorVersion, kpi: KpiContract, rows: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..connectors import available_connectors, find_connector, load_connector
 from ..errors import ConfigError, SourceSpan, relative_posix
 from ..memo import Memo
 from ..model import Board, Connector, ConnectorVersion, Pack, Query
-from ..packs import did_you_mean, load_board, load_pack
 from ..settings import Settings
+from .connectors import available_connectors, find_connector, load_connector
+from .packs import did_you_mean, load_board, load_pack
 
 
 class PackLibrary:
@@ -23,7 +23,7 @@ class PackLibrary:
 
     def ledger(self) -> list[dict[str, Any]]:
         """The defect ledger's entries ([] when there is none)."""
-        from ..regressions import load_ledger
+        from .regressions import load_ledger
 
         path = self.settings.ledger_path
 
@@ -37,7 +37,7 @@ class PackLibrary:
         return self._memo.get(("ledger",), build)
 
     def regression(self, path: Path) -> Any:
-        from ..regressions import load_regression
+        from .regressions import load_regression
 
         return self._memo.get(("regression", path), lambda: load_regression(path))
 
@@ -58,7 +58,7 @@ class PackLibrary:
     def models_sql(self, pack: Pack) -> dict[str, str]:
         """The connector's models rendered to DuckDB SQL, once its files are checked (types, models and
         seeds; a ConfigError at the file otherwise)."""
-        from ..connectors import check_connector_files
+        from .connectors import check_connector_files
 
         connector = self.connector(pack)
         return self._memo.get(("models-sql", connector.path), lambda: check_connector_files(connector))
@@ -112,6 +112,6 @@ class PackLibrary:
 
 
 def _key_span(path: Path, *key: Any) -> SourceSpan:
-    from ..yamlsource import load_yaml
+    from .yaml import load_yaml
 
     return load_yaml(path).span(key)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 
 from ..errors import ConfigError, RenderError, SourceSpan
+from ..kpi.oracle import source_table
 from ..model import Board, Connector, Pack, Query
-from ..oracle import source_table
-from ..packs import board_files, did_you_mean
 from ..sql.pipeline import located
 from ..sql.render import name_line, template_names
-from ..yamlsource import load_yaml
 from .library import PackLibrary
+from .packs import board_files, did_you_mean
+from .yaml import load_yaml
 
 
 def check_pack_references(library: PackLibrary, pack: Pack) -> None:

@@ -105,8 +105,8 @@ def unconverted_buckets(
 ) -> list[ZoneBucket]:
     """Every date/time bucket of a stored timestamp that is not taken in ``reporting_zone``.
 
-    ``tree`` is the query as :func:`sqlanalysis.qualified` returns it; ``models`` are the
-    version's :class:`sqlanalysis.ModelOutput` objects. Raises :class:`UnresolvedColumn`
+    ``tree`` is the query as :func:`sql.schema.qualified` returns it; ``models`` are the
+    version's :class:`sql.schema.ModelOutput` objects. Raises :class:`UnresolvedColumn`
     when a bucket reads a column the version lacks.
     """
     return _Analysis(tree, sql, dialect, reporting_zone, version, default_schema, models).buckets()

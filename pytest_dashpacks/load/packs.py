@@ -18,10 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .model import (
-    Binding, Board, Chart, CheckRule, KpiContract, KpiSource, Pack, Query, ValuesColumn, ValuesQuery, Variable,
-)
-from .yamlsource import KeyPath, YamlDoc, load_yaml, validate
+from ..model import Binding, Board, Chart, CheckRule, KpiContract, KpiSource, Pack, Query, ValuesColumn, ValuesQuery, Variable
+from .yaml import KeyPath, YamlDoc, load_yaml, validate
 
 # Chart types whose y (or x) axis carries the measure.
 _CARTESIAN = {"bar", "line", "area", "scatter"}

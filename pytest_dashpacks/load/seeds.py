@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, SourceSpan
-from .yamlsource import read_text
+from ..errors import ConfigError, SourceSpan
+from .yaml import read_text
 
 if TYPE_CHECKING:
-    from .model import Connector, TableSpec
+    from ..model import Connector, TableSpec
 
 MAX_PROBLEMS = 8  # one error, with up to seven more as details
 
@@ -161,7 +161,7 @@ def _value_problems(path: Path, table: TableSpec, header: list[str], rows: list[
 
 def _retype_problems(connector: Connector) -> list[ConfigError]:
     """Seed values a later ``change_type`` cannot cast: located at that change."""
-    from .fixturedb import seed_rows
+    from ..engines.duckdb import seed_rows
 
     out: list[ConfigError] = []
     checked: set[tuple[str, str]] = set()
@@ -193,7 +193,7 @@ def first_uncastable(table: TableSpec, rows: list[dict[str, Any]]) -> list[tuple
     """(column, index of the first row whose value does not cast) per column, by DuckDB's own casts."""
     import duckdb
 
-    from .fixturedb import _literal
+    from ..engines.duckdb import varchar_literal
 
     columns = [c for c in table.columns if any(_value(row, c.name) is not None for row in rows)]
     if not columns:
@@ -204,7 +204,7 @@ def first_uncastable(table: TableSpec, rows: list[dict[str, Any]]) -> list[tuple
         f"MIN(n) FILTER (WHERE c{i} IS NOT NULL AND TRY_CAST(c{i} AS {duckdb.sqltype(c.type)}) IS NULL)" for i, c in enumerate(columns)
     )
     values = ",\n".join(
-        f"({index}, " + ", ".join(_literal(_value(row, c.name)) for c in columns) + ")" for index, row in enumerate(rows)
+        f"({index}, " + ", ".join(varchar_literal(_value(row, c.name)) for c in columns) + ")" for index, row in enumerate(rows)
     )
     con = duckdb.connect(":memory:", config={"enable_external_access": False})
     try:

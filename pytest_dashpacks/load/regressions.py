@@ -10,9 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import SourceSpan
-from .oracle import as_date
-from .yamlsource import YamlDoc, load_yaml, require_inside, validate
+from ..errors import SourceSpan
+from ..kpi.oracle import as_date
+from .yaml import YamlDoc, load_yaml, require_inside, validate
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,8 @@ def pack_names_under(roots: list[Path], skip_dir: Callable[[Path], bool]) -> dic
 
     Directories for which ``skip_dir`` is true are not entered (pytest's ``norecursedirs``).
     """
-    from .errors import DashpacksError
-    from .yamlsource import load_yaml
+    from ..errors import DashpacksError
+    from .yaml import load_yaml
 
     found: dict[str, str] = {}
     for root in roots:
@@ -158,7 +158,7 @@ def _same(expected: Any, actual: Any, tolerance: float) -> bool:
 def _shown(row: dict[str, Any] | None) -> str:
     if row is None:
         return "nothing"
-    from .pinning import plain
+    from ..pinning import plain
 
     return str({k: plain(v) for k, v in row.items()})
 

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from .model import DEFAULT_ROLES, ConnectorVersion, KpiContract, TableSpec
+from ..model import DEFAULT_ROLES, ConnectorVersion, KpiContract, TableSpec
 
 Buckets = dict[dt.date, float]
 

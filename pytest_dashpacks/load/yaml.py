@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError, SourceSpan
+from ..errors import ConfigError, SourceSpan
 
 KeyPath = tuple[Any, ...]
 

@@ -11,9 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .model import Change, ColumnSpec, Connector, ConnectorVersion, ModelSpec, TableSpec, is_boolean_type
+from ..model import Change, ColumnSpec, Connector, ConnectorVersion, ModelSpec, TableSpec, is_boolean_type
 from .seeds import check_seeds, type_error
-from .yamlsource import YamlDoc, load_yaml, read_text, require_inside, validate
+from .yaml import YamlDoc, load_yaml, read_text, require_inside, validate
 
 CHANGE_KINDS = (
     "rename_table",
@@ -29,11 +29,11 @@ CHANGE_KINDS = (
 
 def curated_fixture_root() -> Path:
     """The plugin's own connector library: inside the wheel, or beside the package in a checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "connector_fixtures", here.parent / "connector_fixtures"):
+    package = Path(__file__).resolve().parent.parent  # this module lives in pytest_dashpacks/load/
+    for candidate in (package / "connector_fixtures", package.parent / "connector_fixtures"):
         if candidate.is_dir():
             return candidate
-    return here / "connector_fixtures"
+    return package / "connector_fixtures"
 
 
 def find_connector(name: str, roots: list[Path]) -> Path | None:
@@ -115,9 +115,9 @@ def _check_types(connector: Connector) -> None:
 def _rendered_models(connector: Connector) -> dict[str, str]:
     """Each model rendered; it must parse as one DuckDB SELECT, else a ConfigError at its own file and
     line: a broken model is one defect of the fixture, not one per board that reads it."""
-    from .errors import ConfigError, RenderError, SourceSpan
-    from .sql.render import render_model
-    from .sql.parse import parse_query
+    from ..errors import ConfigError, RenderError, SourceSpan
+    from ..sql.parse import parse_query
+    from ..sql.render import render_model
 
     names = tuple(m.name for m in connector.models)
     out: dict[str, str] = {}

@@ -10,30 +10,20 @@ configuration, and a per-query timeout that interrupts the query.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
-from .data.rows import Rows
-from .errors import CheckFailure, SqlExcerpt
-from .model import Connector, ConnectorVersion, TableSpec
-from .sql.render import MODEL_SCHEMA
-from .seeds import read_seed
-
-
-@dataclass(frozen=True)
-class QueryResult:
-    columns: tuple[str, ...]
-    types: tuple[str, ...]
-    rows: tuple[tuple[Any, ...], ...]
-
-    def records(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, row)) for row in self.rows]
+from ..data.rows import Rows
+from ..errors import CheckFailure, SqlExcerpt
+from ..load.seeds import read_seed
+from ..model import Connector, ConnectorVersion, TableSpec
+from ..sql.render import MODEL_SCHEMA
+from .results import QueryResult
 
 
 class SandboxViolation(CheckFailure):
@@ -185,12 +175,12 @@ def _insert(con: Any, table: TableSpec, rows: list[dict[str, Any]], chunk: int =
     casts = ", ".join(f"CAST(c{i} AS {c.type})" for i, c in enumerate(table.columns))
     for start in range(0, len(rows), chunk):
         values = ",\n".join(
-            "(" + ", ".join(_literal(row.get(name)) for name in names) + ")" for row in rows[start : start + chunk]
+            "(" + ", ".join(varchar_literal(row.get(name)) for name in names) + ")" for row in rows[start : start + chunk]
         )
         con.execute(f"INSERT INTO {table_sql(table)} SELECT {casts} FROM (VALUES {values}) AS v({aliases})")
 
 
-def _literal(value: Any) -> str:
+def varchar_literal(value: Any) -> str:
     """A value as VARCHAR SQL text (NULL stays NULL); the cast to the column type follows."""
     if value is None:
         return "NULL::VARCHAR"
@@ -312,40 +302,3 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0]
 
 
-# --- comparing results ---------------------------------------------------------------------
-
-
-def normalized(value: Any, digits: int = 6) -> Any:
-    """A value in a form that compares across runs: floats rounded, -0.0 as 0.0, NaN as the string 'nan'."""
-    if isinstance(value, Decimal):
-        value = float(value)
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        # One instant, whichever session zone shows it (an ambiguous local hour at a DST fall-back
-        # never compares equal across zones otherwise).
-        return value.astimezone(dt.timezone.utc)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        rounded = round(value, digits)
-        return 0.0 if rounded == 0 else rounded
-    return value
-
-
-def row_multiset(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Rows normalized and sorted, so results compare without regard to order."""
-    return sorted((tuple(normalized(v) for v in row) for row in rows), key=lambda r: tuple((v is None, str(v)) for v in r))
-
-
-def bad_numbers(result: QueryResult, columns: Iterable[str]) -> list[str]:
-    """NaN or infinite values in the given output columns, described with their row."""
-    index = {name.lower(): i for i, name in enumerate(result.columns)}
-    problems = []
-    for name in columns:
-        i = index.get(name.lower())
-        if i is None:
-            continue
-        for row in result.rows:
-            value = row[i]
-            if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-                problems.append(f"{name} = {value} in row {dict(zip(result.columns, row))}")
-    return problems

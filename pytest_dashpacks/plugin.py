@@ -7,7 +7,8 @@ from typing import Any, Generator
 
 import pytest
 
-from . import collect, settings, stability
+from . import collect, settings
+from .report import ledger, run
 
 CHECK_MARKERS = (
     "load", "syntax", "schema", "bindings", "transpile", "zone", "execute", "timezone", "clock", "volume",
@@ -29,7 +30,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     resolved = settings.Settings.from_config(config)
     config.stash[collect.SESSION_KEY] = collect.DashpacksSession(resolved)
-    stability.configure(config)
+    run.configure(config)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Any:
@@ -39,18 +40,18 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Any:
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
-    stability.note_marked_regression(item)
+    run.note_marked_regression(item)
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     if collect.dashpacks_session(config).settings.enabled:
-        stability.check_ledger_references(session, items)
-    stability.order_and_select(config, items)
+        ledger.check_ledger_references(session, items)
+    run.order_and_select(config, items)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
-    return stability.run_ledger_on_reports(item, nextitem)
+    return ledger.run_ledger_on_reports(item, nextitem)
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
@@ -59,26 +60,26 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
     try:
         result = yield
     except BaseException as exc:
-        stability.end_run_loop(session, exc)
+        run.end_run_loop(session, exc)
         raise
-    stability.end_run_loop(session, None)
+    run.end_run_loop(session, None)
     return result
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    stability.gather_ledger_reports(node)
+    ledger.gather_ledger_reports(node)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
-    stability.pin_if_failed(item, call, report)
+    run.pin_if_failed(item, call, report)
     return report
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    stability.summarize(terminalreporter, exitstatus, config)
+    run.summarize(terminalreporter, exitstatus, config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -13,7 +13,8 @@ import pytest
 
 import pytest_dashpacks
 from conftest import GOOD_BOARD, good_pack
-from pytest_dashpacks.report import StabilityReport, append_history, git_commit, read_history
+from pytest_dashpacks.report.stability import StabilityReport
+from pytest_dashpacks.report.history import append_history, git_commit, read_history
 
 # Three queries, each selecting a column zendesk.ticket lacks: three root-cause failures.
 THREE_BROKEN = GOOD_BOARD.replace("SELECT priority,", "SELECT priorty,").replace(
@@ -177,7 +178,7 @@ def test_torn_and_corrupt_lines_are_skipped_and_named(packs, pytester):
 WRITER = textwrap.dedent("""\
     import sys
     from pathlib import Path
-    from pytest_dashpacks.report import append_history
+    from pytest_dashpacks.report.history import append_history
 
     writer, count = sys.argv[1], int(sys.argv[3])
     padding = ["packs/demo/boards/support.yml::q%05d::volume[large]" % i for i in range(1200)]  # ~60 kB a line

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from conftest import GOOD_BOARD, good_pack
-from pytest_dashpacks.htmlreport import html_page, x_label_indices, y_ticks
-from pytest_dashpacks.report import Outcome, StabilityReport
+from pytest_dashpacks.report.html import html_page
+from pytest_dashpacks.report.charts import x_label_indices, y_ticks
+from pytest_dashpacks.report.stability import Outcome, StabilityReport
 
 BROKEN = GOOD_BOARD.replace("SELECT priority,", "SELECT priorty,")
 SCHEMA = "b/support.yml::by_priority::schema[zendesk@2025-03]"

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import EXAMPLES, outcomes_by_node
-from pytest_dashpacks.pinning import edited, native, pin_id, stamped
-from pytest_dashpacks.shrinking import Budget, ddmin, drop_columns, shrink_rows
+
+from pytest_dashpacks.engines.results import native
+from pytest_dashpacks.report.pinning import edited, pin_id, stamped
+from pytest_dashpacks.report.shrinking import Budget, ddmin, drop_columns, shrink_rows
 
 FAST = ("-p", "no:cacheprovider", "-rA", "--dashpacks-large-rows", "500")
 ZONE_OPT_OUT = 'checks:\n  skip: [{check: zone, query: "*", reason: "the zone item would report it first; exercise the data items"}]\n'

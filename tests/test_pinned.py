@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import yaml
-
 from conftest import good_pack, outcomes_by_node
 
 BOARD = """\
@@ -199,9 +198,9 @@ def test_a_pinned_nan_and_infinity_round_trip(packs, pytester):
     import math
 
     import yaml
-
-    from pytest_dashpacks.pinning import native
     from test_bad_input import MINI_BOARD, MINI_CASE, mini_project
+
+    from pytest_dashpacks.engines.results import native
 
     board = MINI_BOARD.replace(
         "charts:", "  odd: SELECT CAST('nan' AS DOUBLE) AS r, CAST('-inf' AS DOUBLE) AS n FROM mini.charge LIMIT 1\ncharts:"

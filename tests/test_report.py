@@ -11,7 +11,7 @@ import pytest
 
 import pytest_dashpacks
 from conftest import GOOD_BOARD, good_pack
-from pytest_dashpacks.report import CLASSES
+from pytest_dashpacks.report.stability import CLASSES
 
 BROKEN = GOOD_BOARD.replace("SELECT priority,", "SELECT priorty,")
 SELECT = ("-m", "dashpacks_load or dashpacks_schema or dashpacks_bindings or dashpacks_execute")
@@ -159,7 +159,7 @@ def test_report_write_errors_are_warnings(packs, pytester):
 
 
 def test_a_history_line_whose_connector_lacks_counts_does_not_crash_the_trend():
-    from pytest_dashpacks.report import StabilityReport
+    from pytest_dashpacks.report.stability import StabilityReport
 
     report = StabilityReport(history=[{"complete": True, "connectors": {"stripe": {}}}])
     assert report.trends() == {"stripe": [0]}

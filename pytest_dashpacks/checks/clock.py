@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from ..errors import CheckFailure, SqlExcerpt
 from ..engines.results import row_multiset
+from ..errors import CheckFailure, SqlExcerpt
 from . import CheckContext, register
 from .prerequisites import (
     require_zone_clean,

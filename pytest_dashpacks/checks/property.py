@@ -79,7 +79,7 @@ def check_property(ctx: CheckContext) -> None:
 def regression_yaml(ctx: CheckContext, kpi: KpiContract) -> str:
     """The regression case reproducing a property failure (from ``ctx.record``), shrunk and written the
     way --dashpacks-pin-dir writes one: ``expect`` holds the oracle's answer, the right one."""
-    from ..pinning import case_text_or_reason
+    from ..report.pinning import case_text_or_reason
 
     return case_text_or_reason(ctx.session, ctx.pack, "property", kpi.name, ctx.record, case_id=f"PROP-{kpi.name}",
                                title=f"{kpi.name} disagrees with its oracle on generated data", origin=f"property[{kpi.name}]")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from ..engines.results import row_diff
 from ..errors import CheckFailure, DashpacksError, SqlExcerpt
 from ..load.packs import board_files, did_you_mean
-from ..load.regressions import RegressionCase, parse_instant, row_diff
+from ..load.regressions import RegressionCase, parse_instant
 from ..load.seeds import first_uncastable
 from . import CheckContext, register
 

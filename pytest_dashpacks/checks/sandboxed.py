@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import CheckFailure, CheckSkipped, DashpacksError
-from ..engines.results import QueryResult
 from ..engines.duckdb import Sandbox
+from ..engines.results import QueryResult
+from ..errors import CheckFailure, CheckSkipped, DashpacksError
 from ..model import KpiContract
 from . import CheckContext
 from .prerequisites import (

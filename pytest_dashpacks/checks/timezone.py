@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..errors import CheckFailure, SqlExcerpt
 from ..engines.duckdb import Sandbox
 from ..engines.results import row_multiset
+from ..errors import CheckFailure, SqlExcerpt
 from . import CheckContext, register
 from .prerequisites import blocked, opted_out, require_zone_clean
 from .sandboxed import newest, remember, run, runnable, show_rows

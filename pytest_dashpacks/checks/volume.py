@@ -3,8 +3,8 @@ large data: no error, no NaN or infinity, no fan-out past the KPI's oracle."""
 
 from __future__ import annotations
 
-from ..errors import CheckFailure, SqlExcerpt
 from ..engines.results import bad_numbers
+from ..errors import CheckFailure, SqlExcerpt
 from ..kpi.tables import source_rows, stored_zone
 from . import CheckContext, register
 from .sandboxed import joins, kpis_of, newest, remember, run, runnable

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import SourceSpan
-from ..kpi.oracle import as_date
 from .yaml import YamlDoc, load_yaml, require_inside, validate
 
 
@@ -125,69 +122,3 @@ def pack_names_under(roots: list[Path], skip_dir: Callable[[Path], bool]) -> dic
             data = data if isinstance(data, dict) else {}
             found.setdefault(str(data.get("pack", here.name)), str(data.get("connector", "")))
     return found
-
-
-# --- comparing rows ---------------------------------------------------------------------
-
-
-def _same(expected: Any, actual: Any, tolerance: float) -> bool:
-    if expected is None or actual is None:
-        return expected is None and actual is None
-    if isinstance(actual, bool) or isinstance(expected, bool):
-        return str(expected).lower() == str(actual).lower()
-    if isinstance(actual, (int, float, Decimal)) and not isinstance(actual, bool):
-        try:
-            e, a = float(expected), float(actual)
-        except (TypeError, ValueError):
-            return False
-        if math.isnan(e) or math.isnan(a):
-            return math.isnan(e) and math.isnan(a)
-        if math.isinf(e) or math.isinf(a):  # inf - inf is nan, never within tolerance
-            return e == a
-        return abs(e - a) <= tolerance * max(1.0, abs(e))
-    if hasattr(actual, "isoformat"):
-        if hasattr(actual, "hour"):
-            text = str(expected).replace("T", " ")
-            if len(text) == 10 and actual.time() == actual.min.time():  # a date bucket DuckDB returns as midnight
-                return text == actual.date().isoformat()
-            return text == actual.isoformat(sep=" ")
-        return as_date(expected) == actual
-    return str(expected) == str(actual)
-
-
-def _shown(row: dict[str, Any] | None) -> str:
-    if row is None:
-        return "nothing"
-    from ..pinning import plain
-
-    return str({k: plain(v) for k, v in row.items()})
-
-
-def row_diff(expected: list[dict[str, Any]], actual: list[dict[str, Any]], *, ordered: bool, tolerance: float) -> list[str]:
-    """Lines describing how ``actual`` differs from ``expected`` (empty when they match).
-
-    Only the columns the expected rows name are compared; rows match in any order unless ``ordered``.
-    """
-    columns = list(dict.fromkeys(k for row in expected for k in row))
-    lowered = [{k.lower(): v for k, v in row.items()} for row in actual]
-    projected = [{c: row.get(c.lower()) for c in columns} for row in lowered]
-    missing_columns = [c for c in columns if actual and c.lower() not in lowered[0]]
-    if missing_columns:
-        return [f"the query returns no column {', '.join(missing_columns)} (it returns {', '.join(actual[0])})"]
-    lines: list[str] = []
-    if ordered:
-        for i in range(max(len(expected), len(projected))):
-            e = expected[i] if i < len(expected) else None
-            a = projected[i] if i < len(projected) else None
-            if e is None or a is None or not all(_same(e.get(c), a.get(c), tolerance) for c in columns):
-                lines.append(f"row {i + 1}: expected {_shown(e)}, got {_shown(a)}")
-        return lines
-    unmatched = list(projected)
-    for row in expected:
-        match = next((a for a in unmatched if all(_same(row.get(c), a.get(c), tolerance) for c in columns)), None)
-        if match is None:
-            lines.append(f"- expected, missing: {_shown(row)}")
-        else:
-            unmatched.remove(match)
-    lines.extend(f"+ returned, not expected: {_shown(row)}" for row in unmatched)
-    return lines

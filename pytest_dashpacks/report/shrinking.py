@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Sequence, TypeVar
 
-from .data.rows import Rows
+from ..data.rows import Rows
 
 T = TypeVar("T")
 

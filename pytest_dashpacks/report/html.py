@@ -2,33 +2,19 @@
 
 Everything is inline (CSS in the head, charts as SVG, no scripts, nothing from
 the network), so the file opens the same when attached to a CI run or mailed.
-Report data is read with ``.get``: history lines and records written by older
-versions lack some keys, and the page says "unknown" rather than failing.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import html
-import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from .checks.prerequisites import BLOCKED
-from .report import CLASSES
+from .stability import CLASSES
 
 if TYPE_CHECKING:
-    from .report import StabilityReport
-
-UNKNOWN = "unknown"
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-# "path/to/board.yml:12: check: message", the first line of a located failure.
-LOCATED = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+): (?P<rest>.*)$", re.S)
-BLOCKED_BY = re.compile(rf"^(?:Skipped: )?{BLOCKED}(?P<blocker>\S+?): ")
-
-
-def esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    from .stability import StabilityReport
+from .charts import line_chart
+from .derived import blocked_items, display_time, esc, located, pin_state, run_fact, run_times
 
 
 def html_page(report: StabilityReport) -> str:
@@ -58,86 +44,6 @@ def html_page(report: StabilityReport) -> str:
         version=esc(run_fact("version", data, current)),
         body="\n".join(sections),
     )
-
-
-# --- data the page derives -----------------------------------------------------
-
-
-def run_fact(key: str, *sources: dict[str, Any]) -> str:
-    """``time``, ``commit`` or ``version`` of this run, from the report or its history line."""
-    for source in sources:
-        value = source.get(key) or (source.get("run") or {}).get(key)
-        if value not in (None, ""):
-            return str(value)
-    return UNKNOWN
-
-
-def blocked_items(report: StabilityReport) -> dict[str, list[str]]:
-    """Skipped items that a failed prerequisite blocked, by the node id of that prerequisite."""
-    out: dict[str, list[str]] = {}
-    for outcome in sorted(report.outcomes.values(), key=lambda o: o.nodeid):
-        if outcome.outcome != "skipped":
-            continue
-        cause = str(getattr(outcome, "blocked_by", "") or "")
-        if not cause:
-            match = BLOCKED_BY.match(outcome.message)
-            cause = match.group("blocker") if match else ""
-        if cause:
-            out.setdefault(_full_nodeid(cause, outcome.nodeid), []).append(outcome.nodeid)
-    return out
-
-
-def _full_nodeid(cause: str, blocked: str) -> str:
-    # A cause on the same query may be named by its check alone, e.g. "timezone[Asia/Kolkata]".
-    return cause if "::" in cause else f"{blocked.rsplit('::', 1)[0]}::{cause}"
-
-
-def located(failure: dict[str, Any]) -> tuple[str, str]:
-    """(``file:line`` or "", the message without its location and check prefix)."""
-    message = str(failure.get("message") or "")
-    where = ""
-    match = LOCATED.match(message)
-    if match:
-        where, message = f"{match['file']}:{match['line']}", match["rest"]
-    if failure.get("file"):
-        where = f"{failure['file']}:{failure['line']}" if failure.get("line") else str(failure["file"])
-    check = str(failure.get("check") or "")
-    if check and message.startswith(f"{check}: "):
-        message = message[len(check) + 2:]
-    return where, message
-
-
-def pin_state(defect: dict[str, Any], regressions: list[dict[str, Any]], report: StabilityReport) -> str:
-    """For a fixed defect: "passing", "failing" (a pin failed), "missing" (its ledger item failed without a
-    failing pin) or "" when this run says nothing about it."""
-    if defect.get("status") != "fixed":
-        return ""
-    outcomes = [r["outcome"] for r in regressions if r["id"] == defect.get("id")]
-    if any(o in ("failed", "xpassed") for o in outcomes):
-        return "failing"
-    ledger_check = f"ledger[{defect.get('id')}]"
-    if any(o.check == ledger_check and o.outcome == "failed" for o in report.outcomes.values()):
-        return "missing"
-    return "passing" if outcomes else ""
-
-
-def display_time(value: str) -> str:
-    moment = parse_time(value)
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else value
-
-
-def parse_time(value: Any) -> dt.datetime | None:
-    try:
-        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.astimezone(dt.timezone.utc) if moment.tzinfo else moment
-
-
-def run_times(report: StabilityReport, runs: int, current: dict[str, Any]) -> list[Any]:
-    """The ``time`` of the last ``runs`` runs, oldest first, this one last (the runs ``open_defects_over_time`` counts)."""
-    earlier = report.history[len(report.history) - (runs - 1):] if runs > 1 else []
-    return [run.get("time") for run in earlier] + [current.get("time")]
 
 
 # --- sections --------------------------------------------------------------------
@@ -336,78 +242,6 @@ def commit_html(commit: str) -> str:
         return f"<code title='{esc(commit)}'>{esc(commit[:12])}</code>"
     return f"<code>{esc(commit)}</code>"
 
-
-# --- charts ------------------------------------------------------------------------
-
-WIDTH, HEIGHT = 560, 190
-LEFT, RIGHT, TOP, BOTTOM = 44, 18, 22, 42
-INSET = 20  # first and last runs sit clear of the y axis, so their dates and values stay readable
-MAX_X_LABELS = 6
-
-
-def line_chart(series: list[int], times: list[Any], label: str, tone: str) -> str:
-    """An inline SVG line chart of counts per run: dated x axis, y ticks with grid lines, each value labelled."""
-    series = series or [0]
-    times = (list(times) + [None] * len(series))[:len(series)]
-    ticks = y_ticks(max(series))
-    top = ticks[-1]
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    step = (plot_w - 2 * INSET) / (len(series) - 1) if len(series) > 1 else 0.0
-    xs = [LEFT + INSET + i * step if len(series) > 1 else LEFT + plot_w / 2 for i in range(len(series))]
-    ys = [TOP + plot_h - value / top * plot_h for value in series]
-    base = TOP + plot_h
-    parts = [f"<title>{esc(label)}</title>"]
-    for tick in ticks:
-        y = TOP + plot_h - tick / top * plot_h
-        parts.append(f"<line class='grid' x1='{LEFT}' y1='{y:.1f}' x2='{WIDTH - RIGHT}' y2='{y:.1f}'/>"
-                     f"<text class='ytick' x='{LEFT - 6}' y='{y + 3.5:.1f}' text-anchor='end'>{tick}</text>")
-    parts.append(f"<line class='axis' x1='{LEFT}' y1='{base}' x2='{WIDTH - RIGHT}' y2='{base}'/>")
-    for i in x_label_indices(len(series)):
-        day, clock = time_label(times[i], i, len(series))
-        parts.append(
-            f"<line class='axis' x1='{xs[i]:.1f}' y1='{base}' x2='{xs[i]:.1f}' y2='{base + 4}'/>"
-            f"<text class='xtick' x='{xs[i]:.1f}' y='{base + 16}' text-anchor='middle'>{esc(day)}"
-            f"<tspan x='{xs[i]:.1f}' dy='12'>{esc(clock)}</tspan></text>"
-        )
-    points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
-    if len(series) > 1:
-        parts.append(f"<polygon class='area {tone}' points='{xs[0]:.1f},{base} {points} {xs[-1]:.1f},{base}'/>")
-    parts.append(f"<polyline class='line {tone}' points='{points}'/>")
-    show_values = len(series) <= 24
-    for x, y, value, moment in zip(xs, ys, series, times):
-        when = display_time(str(moment)) if moment else "time not recorded"
-        parts.append(f"<circle class='dot {tone}' cx='{x:.1f}' cy='{y:.1f}' r='3.5'><title>{esc(when)}: {value}</title></circle>")
-        if show_values:
-            parts.append(f"<text class='value' x='{x:.1f}' y='{y - 8:.1f}' text-anchor='middle'>{value}</text>")
-    return (
-        f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {WIDTH} {HEIGHT}' width='{WIDTH}' height='{HEIGHT}' "
-        f"role='img' aria-label='{esc(label)}'>{''.join(parts)}</svg>"
-    )
-
-
-def y_ticks(highest: int) -> list[int]:
-    """0 up to a round number at or above ``highest``, at most six ticks, whole steps of 1, 2 or 5 x 10^n."""
-    highest = max(int(highest), 1)
-    step = next(s for e in range(0, 19) for s in (10**e, 2 * 10**e, 5 * 10**e) if math.ceil(highest / s) <= 5)
-    return list(range(0, math.ceil(highest / step) * step + 1, step))
-
-
-def x_label_indices(count: int) -> list[int]:
-    """Which runs get a date under the axis: all when few, else evenly spread, first and last always."""
-    if count <= MAX_X_LABELS:
-        return list(range(count))
-    stride = math.ceil((count - 1) / (MAX_X_LABELS - 1))
-    picked = list(range(0, count - 1, stride))
-    if count - 1 - picked[-1] < stride / 2:
-        picked.pop()  # keep the last run's date from overlapping its neighbour
-    return picked + [count - 1]
-
-
-def time_label(value: Any, index: int, count: int) -> tuple[str, str]:
-    moment = parse_time(value) if value else None
-    if moment is None:
-        return ("this run", "") if index == count - 1 else (f"run {index + 1}", "")
-    return f"{MONTHS[moment.month - 1]} {moment.day}", moment.strftime("%H:%M")
 
 
 # --- page --------------------------------------------------------------------------

@@ -155,7 +155,7 @@ def test_loading_a_board_reads_its_text_once_not_once_per_query(tmp_path, monkey
     1,000, 2,000 and 4,000 queries took 1.2, 4.8 and 22 s (benchmarks/bench_loading.py shows the times)."""
     import dataclasses
 
-    from pytest_dashpacks.load import packs
+    from pytest_dashpacks.load import boards as packs
 
     splits = []
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 from ..errors import CheckFailure, CheckSkipped, DashpacksError
-from ..load.packs import did_you_mean
+from ..load.yaml import did_you_mean
 from ..model import Binding, Board, ValuesQuery
 from ..sql.outputs import output_columns
 from . import CheckContext, register

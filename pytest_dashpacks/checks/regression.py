@@ -7,9 +7,10 @@ from typing import Any
 
 from ..engines.results import row_diff
 from ..errors import CheckFailure, DashpacksError, SqlExcerpt
-from ..load.packs import board_files, did_you_mean
+from ..load.packs import board_files
 from ..load.regressions import RegressionCase, parse_instant
 from ..load.seeds import first_uncastable
+from ..load.yaml import did_you_mean
 from . import CheckContext, register
 
 

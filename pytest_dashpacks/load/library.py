@@ -10,8 +10,10 @@ from ..errors import ConfigError, SourceSpan, relative_posix
 from ..memo import Memo
 from ..model import Board, Connector, ConnectorVersion, Pack, Query
 from ..settings import Settings
+from .boards import load_board
 from .connectors import available_connectors, find_connector, load_connector
-from .packs import did_you_mean, load_board, load_pack
+from .packs import load_pack
+from .yaml import did_you_mean
 
 
 class PackLibrary:

@@ -15,8 +15,8 @@ from ..model import Board, Connector, Pack, Query
 from ..sql.pipeline import located
 from ..sql.render import name_line, template_names
 from .library import PackLibrary
-from .packs import board_files, did_you_mean
-from .yaml import load_yaml
+from .packs import board_files
+from .yaml import did_you_mean, load_yaml
 
 
 def check_pack_references(library: PackLibrary, pack: Pack) -> None:

@@ -85,7 +85,7 @@ def ledger_reference_errors(
     ``packs(everything)`` and ``connectors(everything)`` give the known names: cheaply (False: what this
     run collected) and, asked only when a name is not among those, exhaustively (True: may walk the tree).
     """
-    from .packs import did_you_mean
+    from .yaml import did_you_mean
 
     problems = []
     for defect in ledger:

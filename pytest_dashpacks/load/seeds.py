@@ -10,7 +10,6 @@ seed file, line and column, raised when the connector loads, so ``pack.yml::load
 from __future__ import annotations
 
 import csv
-import difflib
 import functools
 import io
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, SourceSpan
-from .yaml import read_text
+from .yaml import closest, read_text
 
 if TYPE_CHECKING:
     from ..model import Connector, TableSpec
@@ -109,8 +108,8 @@ def check_seeds(connector: Connector) -> None:
     parsed: dict[str, SeedFile] = {}
     for key, path in connector.seeds.items():
         if key not in tables:
-            hint = difflib.get_close_matches(key, list(tables), n=1)
-            suggestion = f" (did you mean {hint[0]}.csv?)" if hint else f"; tables: {', '.join(sorted(tables))}"
+            hint = closest(key, tables)
+            suggestion = f" (did you mean {hint}.csv?)" if hint else f"; tables: {', '.join(sorted(tables))}"
             problems.append(ConfigError(f"version {first.name} has no table {key!r} for this seed{suggestion}", SourceSpan(path, 1, 1)))
             continue
         try:
@@ -138,8 +137,8 @@ def _header_problems(path: Path, seed: SeedFile, table: TableSpec) -> list[Confi
     for index, name in enumerate(seed.header):
         if name.lower() in lowered:
             continue
-        hint = difflib.get_close_matches(name, names, n=1)
-        suggestion = f" (did you mean {hint[0]!r}?)" if hint else f"; columns: {', '.join(names)}"
+        hint = closest(name, names)
+        suggestion = f" (did you mean {hint!r}?)" if hint else f"; columns: {', '.join(names)}"
         out.append(ConfigError(
             f"{name!r} is not a column of {table.key}; its values would be dropped{suggestion}",
             SourceSpan(path, 1, field_column(seed.header_text, index)),

@@ -12,6 +12,7 @@ import datetime as dt
 import difflib
 import functools
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -31,6 +32,20 @@ _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null", "timestamp")}
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _scalars = yaml.constructor.SafeConstructor()
+
+
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """The known name most like ``name``, or None: the one "did you mean" rule of every message."""
+    found = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def did_you_mean(name: str, known: list[str] | tuple[str, ...]) -> str:
+    """`` (did you mean 'x'?)``, else `` (known: a, b)`` (nothing when nothing is known)."""
+    hint = closest(name, known)
+    if hint is not None:
+        return f" (did you mean {hint!r}?)"
+    return f" (known: {', '.join(known)})" if known else ""
 
 
 @dataclass(frozen=True)
@@ -287,8 +302,8 @@ def _describe(doc: YamlDoc, error: Any, base: KeyPath) -> list[tuple[SourceSpan,
         for key in error.instance:
             if key in known or any(re.search(p, str(key)) for p in patterns):
                 continue
-            hint = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-            suffix = f" (did you mean {hint[0]!r}?)" if hint else (f"; known keys: {', '.join(known)}" if known else "")
+            hint = closest(str(key), known)
+            suffix = f" (did you mean {hint!r}?)" if hint else (f"; known keys: {', '.join(known)}" if known else "")
             out.append((doc.span(path + (key,), key=True), f"unknown key {key!r} in {where}{suffix}", format_key_path(path + (key,))))
         return out
     if error.validator == "required":

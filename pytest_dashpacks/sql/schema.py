@@ -6,11 +6,11 @@ changes an AST works on a copy.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import SqlExcerpt
+from ..load.yaml import closest
 from ..model import Change, ConnectorVersion, TableSpec
 from .render import MODEL_SCHEMA
 
@@ -179,11 +179,11 @@ def _column_problem(
     if len(tables) == 1:
         return _missing_column(sql, column, tables[0], version)
     candidates = sorted({c for s in sources.values() for c in (s.columns or {})})
-    hint = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    hint = closest(name, candidates)
     return Problem(
         f"column {column.name} does not exist in any table of this query in {version.label}",
         excerpt_at(sql, column),
-        hint=f"did you mean {hint[0]}?" if hint else "",
+        hint=f"did you mean {hint}?" if hint else "",
     )
 
 
@@ -220,8 +220,8 @@ def _missing_table(sql: str, table: exp.Table, schema: str, name: str, version: 
             break
     else:
         names = sorted({t.name.lower() for t in version.tables.values() if t.schema.lower() == schema})
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-        hint = f"did you mean {schema}.{close[0]}?" if close else ""
+        close = closest(name, names)
+        hint = f"did you mean {schema}.{close}?" if close else ""
     where = f"{schema}.{name}"
     return Problem(f"table {where} does not exist in {version.label}", excerpt_at(sql, table), cause, hint)
 
@@ -234,8 +234,8 @@ def _missing_column(sql: str, column: exp.Column, source: _Source, version: Conn
     if table is not None:
         cause, hint = _column_history(table, name, version)
     if not hint:
-        close = difflib.get_close_matches(name, list(source.columns or {}), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]}?" if close else ""
+        close = closest(name, source.columns or {})
+        hint = f"did you mean {close}?" if close else ""
     return Problem(f"column {owner}.{column.name} does not exist in {version.label}", excerpt_at(sql, column), cause, hint)
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING, Any
 
+from ..load.yaml import closest
 from ..model import ConnectorVersion, TableSpec
 from .render import MODEL_SCHEMA
 
@@ -142,11 +142,11 @@ def _value_problem(column: Any, literal: Any, bases: dict[int, tuple[TableSpec, 
         None,
     )
     same_letters = [v for v in accepted if v.lower() == literal.this.lower()]
-    close = difflib.get_close_matches(literal.this, accepted, n=1, cutoff=0.5)
+    close = closest(literal.this, accepted)
     if same_letters:
         hint = f"values are case-sensitive: use {same_letters[0]!r}"
     else:
-        hint = f"did you mean {close[0]!r}?" if close else ""
+        hint = f"did you mean {close!r}?" if close else ""
     return Problem(
         f"{table.schema}.{table.name}.{spec.name} is compared with {literal.this!r}, which {version.label} never emits "
         f"(accepted values: {', '.join(accepted)})",

@@ -69,7 +69,7 @@ def execute_items(root: Path):
         for path in board_files(pack.directory):
             board = session.library.board(path, pack.directory)
             for query in board.queries:
-                contexts += [CheckContext(session, pack, board, query, v.name) for v in session.library.versions(pack)]
+                contexts += [CheckContext(session, pack, board, query, version=v) for v in session.library.versions(pack)]
     return session, contexts
 
 

@@ -194,9 +194,9 @@ def static_in_process(root: Path) -> tuple[float, int]:
             contexts.append(("load", CheckContext(session, pack, board)))
             for query in board.queries:
                 contexts.append(("syntax", CheckContext(session, pack, board, query)))
-                contexts += [("schema", CheckContext(session, pack, board, query, v.name)) for v in versions]
+                contexts += [("schema", CheckContext(session, pack, board, query, version=v)) for v in versions]
                 contexts.append(("bindings", CheckContext(session, pack, board, query)))
-                contexts += [("transpile", CheckContext(session, pack, board, query, t)) for t in pack.targets]
+                contexts += [("transpile", CheckContext(session, pack, board, query, target=t)) for t in pack.targets]
                 if zone_item_applies(pack, versions):
                     contexts.append(("zone", CheckContext(session, pack, board, query)))
     start = time.perf_counter()

@@ -136,3 +136,58 @@ def excerpt_lines(text: str, line: int, column: int = 0, *, context: int = 2, wi
         if number == line and column >= 1:
             out.append(" " * (pad + 5 + column - 1) + "^" * max(1, width))
     return out
+
+
+def failure_lines(error: DashpacksError, rootdir: Path, check: str) -> list[str]:
+    """``file:line: check: message``, hints, then the YAML or SQL with a caret."""
+    where = f"{error.span.location(rootdir)}: " if error.span else ""
+    lines = [f"{where}{check}: {error.message}"]
+    lines.extend(f"  {detail}" for detail in error.details)
+    if error.sql is not None and error.sql.sql.strip():
+        sql_lines = excerpt_lines(error.sql.sql, error.sql.line, error.sql.column, width=error.sql.width, context=3)
+        lines.append("  SQL:")
+        lines.extend("    " + line for line in (sql_lines or _readable(error.sql.sql).splitlines()[:40]))
+    elif error.span is not None and error.span.line:
+        try:
+            text = error.span.path.read_text("utf-8", errors="replace")
+        except OSError:
+            text = ""
+        yaml_lines = excerpt_lines(text, error.span.line, error.span.column)
+        if yaml_lines:
+            lines.append(f"  {error.span.path.name}:")
+            lines.extend("    " + line for line in yaml_lines)
+    # Files under the rootdir are named relative to it, like pytest names nodes.
+    return [line.replace(f"{rootdir}/", "") for line in "\n".join(lines).splitlines()]
+
+
+def format_failure(error: DashpacksError, rootdir: Path, check: str) -> str:
+    return "\n".join(failure_lines(error, rootdir, check))
+
+
+def _readable(sql: str) -> str:
+    """SQL to show without a caret: the one-line DuckDB text the data items ran, laid out on lines."""
+    text = sql.strip()
+    if "\n" in text or len(text) <= 100:
+        return text
+    import sqlglot
+    from sqlglot.errors import SqlglotError
+
+    try:
+        return sqlglot.transpile(text, read="duckdb", write="duckdb", pretty=True)[0]
+    except SqlglotError:  # not DuckDB SQL after all: show it as it is
+        return text
+
+
+class FailureRepr:
+    """How pytest shows one of our failures (a ``TerminalRepr``, like doctest's): formatted once, when
+    the item fails; the terminal, JUnit XML and the stability report all read these lines."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = tuple(lines)
+
+    def toterminal(self, tw: object) -> None:
+        for line in self.lines:
+            tw.line(line)  # type: ignore[attr-defined]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)

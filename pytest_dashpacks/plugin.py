@@ -7,7 +7,7 @@ from typing import Any, Generator
 
 import pytest
 
-from . import collect, settings
+from . import nodes, settings
 from .report import ledger, run
 
 CHECK_MARKERS = (
@@ -29,14 +29,14 @@ def pytest_configure(config: pytest.Config) -> None:
         "dashpack_regression(id, defect_class, connector=None): pins a fixed dashboard-pack defect; shown in the stability report",
     )
     resolved = settings.Settings.from_config(config)
-    config.stash[collect.SESSION_KEY] = collect.DashpacksSession(resolved)
+    config.stash[nodes.SESSION_KEY] = nodes.DashpacksSession(resolved)
     run.configure(config)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Any:
-    if not collect.dashpacks_session(parent.config).settings.enabled:
+    if not nodes.dashpacks_session(parent.config).settings.enabled:
         return None
-    return collect.collect_file(file_path, parent)
+    return nodes.collect_file(file_path, parent)
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
@@ -44,7 +44,7 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    if collect.dashpacks_session(config).settings.enabled:
+    if nodes.dashpacks_session(config).settings.enabled:
         ledger.check_ledger_references(session, items)
     run.order_and_select(config, items)
 
@@ -83,5 +83,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if collect.SESSION_KEY in config.stash:
-        config.stash[collect.SESSION_KEY].close()
+    if nodes.SESSION_KEY in config.stash:
+        config.stash[nodes.SESSION_KEY].close()

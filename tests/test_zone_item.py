@@ -266,41 +266,6 @@ def test_zone_item_applies_reads_yaml_only():
 
 # --- end to end ------------------------------------------------------------------------
 
-# Until collect.py yields ``zone`` items itself, this conftest adds them the way
-# QueryNode.collect will: after transpile, when zone_item_applies. It steps aside
-# once the plugin generates them.
-ZONE_ITEMS_CONFTEST = '''
-from pytest_dashpacks import collect
-from pytest_dashpacks.model import Query
-from pytest_dashpacks.sql.zones import zone_item_applies
-
-_ORIGINAL = collect.QueryNode.collect
-
-
-def _collect(self):
-    items = list(_ORIGINAL(self))
-    if not isinstance(self.query, Query) or any(i.name == "zone" for i in items):
-        return items
-    if zone_item_applies(self.pack, collect.dashpacks_session(self.config).library.versions(self.pack)):
-        zone = collect.apply_rules(collect.DashpackItem.from_parent(
-            self, name="zone", nodeid=f"{self.nodeid}::zone", check="zone",
-            pack=self.pack, board=self.board, query=self.query, span=self.query.span,
-        ))
-        static = ("syntax", "schema[", "bindings", "transpile[")
-        at = max((n for n, i in enumerate(items) if i.name.startswith(static)), default=-1) + 1
-        items.insert(at, zone)
-    return items
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "dashpacks_zone: a pytest-dashpacks zone item")
-    collect.QueryNode.collect = _collect
-
-
-def pytest_unconfigure(config):
-    collect.QueryNode.collect = _ORIGINAL
-'''
-
 CHICAGO_PACK = """\
 connector: stripe
 schema_versions: ["2025-07"]
@@ -347,7 +312,6 @@ variables:
 
 @pytest.fixture
 def chicago(pytester):
-    pytester.makeconftest(ZONE_ITEMS_CONFTEST)
     pytester.makefile(".yml", **{"packs/chicago/pack": CHICAGO_PACK, "packs/chicago/boards/revenue": REVENUE_BOARD})
     return pytester
 

@@ -11,18 +11,27 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
-    from ..model import Board, Pack, Query
+    from ..load.regressions import RegressionCase
+    from ..model import Board, ConnectorVersion, KpiContract, Pack, Query
     from ..session import DashpacksSession
 
 
 @dataclass(frozen=True)
 class CheckContext:
+    """What one item checks: the objects themselves, each set only for the kinds that take it."""
+
     session: DashpacksSession
     pack: Pack
     board: Board | None = None
     query: Query | None = None
-    param: str | None = None  # the connector version or target an item is parametrized by
-    case: Any = None  # a regression case or ledger defect, for those items
+    version: ConnectorVersion | None = None  # schema, execute
+    target: str | None = None  # transpile: a sqlglot dialect
+    zone: str | None = None  # timezone: the session zone compared with UTC
+    instant: str | None = None  # clock: one of data.calendar.CLOCK_INSTANTS
+    data_case: str | None = None  # volume, narrative: one of data.cases' datasets
+    kpi: KpiContract | None = None  # kpi, property, narrative
+    regression: RegressionCase | None = None
+    defect: dict[str, Any] | None = None  # ledger: the defect's ledger entry
     record: dict[str, Any] = field(default_factory=dict)  # what a failing data check ran on, for pinning
 
 

@@ -22,12 +22,12 @@ def check_clock(ctx: CheckContext) -> None:
     from ..data.calendar import clock_instant
     from ..sql.clock import frozen_sql
 
-    assert ctx.query is not None and ctx.param is not None
+    assert ctx.query is not None and ctx.instant is not None
     version = newest(ctx)
     sql = runnable(ctx, version)
     require_zone_clean(ctx.session, ctx.pack, ctx.board, ctx.query)
     zone = ctx.pack.timezone
-    instant = clock_instant(ctx.param, zone)
+    instant = clock_instant(ctx.instant, zone)
     rows = ctx.session.databases.clock_dataset(ctx.pack, version, instant)
     db = ctx.session.databases.fixture_db(ctx.pack, version)
     remember(ctx, version, rows, zone, "timezone", now=instant.isoformat())
@@ -44,7 +44,7 @@ def check_clock(ctx: CheckContext) -> None:
         f"use CAST(NOW() AT TIME ZONE '{zone}' AS DATE) for the reporting day"
     )
     raise CheckFailure(
-        f"at {ctx.param} ({instant:%Y-%m-%d %H:%M:%S} UTC = {local_time:%Y-%m-%d %H:%M:%S} {zone}) the answer depends on the "
+        f"at {ctx.instant} ({instant:%Y-%m-%d %H:%M:%S} UTC = {local_time:%Y-%m-%d %H:%M:%S} {zone}) the answer depends on the "
         f"session zone: UTC gives {len(left)} rows, {zone} gives {len(right)}",
         ctx.query.span,
         sql=SqlExcerpt(sql),

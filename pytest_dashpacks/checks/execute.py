@@ -10,8 +10,8 @@ from .sandboxed import remember, require_bindings, run, runnable
 @register("execute", "schema_drift")
 def check_execute(ctx: CheckContext) -> None:
     """Runs on the version's seed; every column a chart binds is in the result."""
-    assert ctx.board is not None and ctx.query is not None and ctx.param is not None
-    version = next(v for v in ctx.session.library.versions(ctx.pack) if v.name == ctx.param)
+    assert ctx.board is not None and ctx.query is not None and ctx.version is not None
+    version = ctx.version
     sql = runnable(ctx, version, runs=False)
     remember(ctx, version, "seed", "UTC", "schema_drift")
     result = run(ctx, ctx.session.databases.sandbox(ctx.pack, version, "seed"), sql, f"fails on {version.label}")

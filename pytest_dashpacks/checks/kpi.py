@@ -13,8 +13,8 @@ from .sandboxed import run_located
 
 
 def contract_of(ctx: CheckContext) -> KpiContract:
-    name = (ctx.param or "").split("@")[0]
-    return next(k for k in ctx.pack.kpis if k.name == name)
+    assert ctx.kpi is not None
+    return ctx.kpi
 
 
 def kpi_query(ctx: CheckContext, kpi: KpiContract, *, zone_sensitive: bool = True) -> tuple[Any, Any, str]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
-from ..errors import CheckFailure, DashpacksError
-from ..load.regressions import load_regression
+from ..errors import CheckFailure, DashpacksError, SourceSpan
 from . import CheckContext, register
 from .regression import check_regression
 
@@ -14,15 +12,15 @@ from .regression import check_regression
 @register("ledger", "config")
 def check_ledger(ctx: CheckContext) -> None:
     """A fixed ledger defect has a pin, and the pin passes."""
-    defect: dict[str, Any] = ctx.case
-    from ..errors import SourceSpan
+    defect = ctx.defect
+    assert defect is not None
 
     span = SourceSpan(ctx.session.settings.ledger_path, defect.get("_line", 0)) if ctx.session.settings.ledger_path else ctx.pack.span
     pin = ctx.pack.directory / "regressions" / f"{defect['id']}.yml"
     marked = ctx.session.marked_regressions.get(defect["id"])
     if pin.is_file():
         try:
-            check_regression(replace(ctx, case=load_regression(pin)))
+            check_regression(replace(ctx, regression=ctx.session.library.regression(pin)))
         except DashpacksError as exc:
             raise CheckFailure(f"{defect['id']} is marked fixed, but its pin {pin.name} fails: {exc.message}", span,
                                details=exc.details, defect_class=defect.get("class", "config")) from None

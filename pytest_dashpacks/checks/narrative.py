@@ -16,7 +16,8 @@ def check_narrative(ctx: CheckContext) -> None:
     from ..kpi.oracle import as_date
 
     kpi = contract_of(ctx)
-    case = (ctx.param or "").split("@")[1]
+    case = ctx.data_case
+    assert case is not None
     assert kpi.narrative is not None
     _, _, sql = kpi_query(ctx, kpi, zone_sensitive=False)  # a sentence renders whatever day it names
     session, pack = ctx.session, ctx.pack

@@ -50,7 +50,7 @@ def first_version_with(session: Any, pack: Pack, board: Board, query: Query, ver
 
 def opted_out(pack: Pack, item_name: str, board: Board, query: Query) -> bool:
     """Whether pack.yml ``checks.skip`` or ``checks.xfail`` covers the item."""
-    from ..collect import rule_matches
+    from ..load.packs import rule_matches
 
     return any(rule_matches(rule, item_name, board.stem, query.name) for rule in pack.skips + pack.xfails)
 

@@ -81,5 +81,5 @@ def regression_yaml(ctx: CheckContext, kpi: KpiContract) -> str:
     way --dashpacks-pin-dir writes one: ``expect`` holds the oracle's answer, the right one."""
     from ..report.pinning import case_text_or_reason
 
-    return case_text_or_reason(ctx.session, ctx.pack, "property", kpi.name, ctx.record, case_id=f"PROP-{kpi.name}",
+    return case_text_or_reason(ctx.session, ctx.pack, "property", ctx.record, case_id=f"PROP-{kpi.name}", kpi=kpi,
                                title=f"{kpi.name} disagrees with its oracle on generated data", origin=f"property[{kpi.name}]")

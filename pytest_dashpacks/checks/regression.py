@@ -84,7 +84,8 @@ def run_case(ctx: CheckContext, case: RegressionCase) -> tuple[Any, str | None, 
 
 @register("regression", "config")
 def check_regression(ctx: CheckContext) -> None:
-    case: RegressionCase = ctx.case
+    case = ctx.regression
+    assert case is not None
     try:
         result, error, sql = run_case(ctx, case)
     except DashpacksError as exc:

@@ -17,9 +17,9 @@ from .prerequisites import first_version_with, require_parsed, schema_blocker
 def check_schema(ctx: CheckContext) -> None:
     """Reports the problems this version brings; those an older checked version has too are that
     version's item's (one cause, one failure)."""
-    assert ctx.board is not None and ctx.query is not None and ctx.param is not None
+    assert ctx.board is not None and ctx.query is not None and ctx.version is not None
     session, pack, board, query = ctx.session, ctx.pack, ctx.board, ctx.query
-    version = next(v for v in session.library.versions(pack) if v.name == ctx.param)
+    version = ctx.version
     require_parsed(session, pack, board, query)
     problems = session.queries.schema_problems(pack, board, query, version)
     if not problems:

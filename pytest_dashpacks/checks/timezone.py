@@ -17,29 +17,29 @@ def check_timezone(ctx: CheckContext) -> None:
     A result that is not stable in one zone (ties cut by LIMIT, or a second run that differs) is
     nondeterminism, class ``rendering``: the first zone's item reports it, the others skip.
     """
-    assert ctx.query is not None and ctx.param is not None
+    assert ctx.query is not None and ctx.zone is not None
     version = newest(ctx)
     sql = runnable(ctx, version)
     require_zone_clean(ctx.session, ctx.pack, ctx.board, ctx.query)
     sandbox = ctx.session.databases.sandbox(ctx.pack, version, "boundary")
-    remember(ctx, version, "boundary", ctx.param, "timezone")
+    remember(ctx, version, "boundary", ctx.zone, "timezone")
     # Ties are a matter of data: look for them in the seed and in the boundary rows.
     unstable = unstable_result(ctx, ctx.session.databases.sandbox(ctx.pack, version, "seed"), sql) or unstable_result(ctx, sandbox, sql)
     if unstable is not None:
         zones = ctx.session.settings.item_zones(ctx.pack.timezone)
-        reporter = next((z for z in zones if not opted_out(ctx.pack, f"timezone[{z}]", ctx.board, ctx.query)), ctx.param)
-        if ctx.param != reporter:
+        reporter = next((z for z in zones if not opted_out(ctx.pack, f"timezone[{z}]", ctx.board, ctx.query)), ctx.zone)
+        if ctx.zone != reporter:
             raise blocked(f"{ctx.session.library.query_nodeid(ctx.query)}::timezone[{reporter}]", unstable.message)
         raise unstable
     baseline = run(ctx, sandbox, sql, "in a UTC session", "UTC")
-    other = run(ctx, sandbox, sql, f"in a {ctx.param} session", ctx.param)
+    other = run(ctx, sandbox, sql, f"in a {ctx.zone} session", ctx.zone)
     ctx.record["result"] = other
     left, right = row_multiset(baseline.rows), row_multiset(other.rows)
     if left == right:
         return
     # Never blame the zone for a difference that a second run in the same zone also shows.
     again = row_multiset(run(ctx, sandbox, sql, "in a UTC session", "UTC").rows)
-    if again != left or row_multiset(run(ctx, sandbox, sql, f"in a {ctx.param} session", ctx.param).rows) != right:
+    if again != left or row_multiset(run(ctx, sandbox, sql, f"in a {ctx.zone} session", ctx.zone).rows) != right:
         raise CheckFailure(
             "the result is not deterministic: two runs in the same session zone return different rows",
             ctx.query.span, sql=SqlExcerpt(sql),
@@ -50,11 +50,11 @@ def check_timezone(ctx: CheckContext) -> None:
     only_utc = [r for r in left if r not in right]
     only_zone = [r for r in right if r not in left]
     details = [f"rows only in the UTC session ({len(only_utc)}):", *show_rows(baseline, only_utc),
-               f"rows only in the {ctx.param} session ({len(only_zone)}):", *show_rows(other, only_zone),
+               f"rows only in the {ctx.zone} session ({len(only_zone)}):", *show_rows(other, only_zone),
                "likely cause: a cast of a naive timestamp to TIMESTAMPTZ, CURRENT_DATE or date_trunc on TIMESTAMPTZ "
                "follows the session zone; convert explicitly: (ts AT TIME ZONE 'UTC') AT TIME ZONE '<zone>'"]
     raise CheckFailure(
-        f"the result depends on the session time zone: {ctx.param} gives {len(right)} rows, UTC {len(left)}, and they differ",
+        f"the result depends on the session time zone: {ctx.zone} gives {len(right)} rows, UTC {len(left)}, and they differ",
         ctx.query.span, sql=SqlExcerpt(sql), details=tuple(details), defect_class="timezone",
     )
 

@@ -18,8 +18,8 @@ def check_transpile(ctx: CheckContext) -> None:
 
     from ..sql.transpile import parse_back, transpile, unknown_functions, unsupported_syntax
 
-    assert ctx.board is not None and ctx.query is not None and ctx.param is not None
-    target = ctx.param
+    assert ctx.board is not None and ctx.query is not None and ctx.target is not None
+    target = ctx.target
     require_parsed(ctx.session, ctx.pack, ctx.board, ctx.query)
     parsed = ctx.session.queries.parsed(ctx.pack, ctx.board, ctx.query)
     fresh = ctx.session.queries.fresh_ast(ctx.pack, ctx.board, ctx.query)

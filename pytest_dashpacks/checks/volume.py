@@ -15,8 +15,8 @@ def check_volume(ctx: CheckContext) -> None:
     """Runs and keeps its invariants under the item's data case."""
     from ..kpi import oracle
 
-    assert ctx.query is not None and ctx.param is not None
-    case, version = ctx.param, newest(ctx)
+    assert ctx.query is not None and ctx.data_case is not None
+    case, version = ctx.data_case, newest(ctx)
     sql = runnable(ctx, version)
     if case != "large":  # 200,000 rows per table are no regression file
         remember(ctx, version, case, ctx.pack.timezone, "volume")

@@ -4,6 +4,7 @@ with ``_`` are partials, and ``meta.yml`` gives defaults: neither is a board).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +89,11 @@ def _kpi(doc: YamlDoc, name: str, body: dict[str, Any]) -> KpiContract:
     )
 
 
+def rule_matches(rule: CheckRule, item_name: str, board: str | None, query: str | None) -> bool:
+    """Whether a ``checks.skip``/``checks.xfail`` rule covers an item (``*`` globs in both patterns)."""
+
+    def glob(pattern: str, text: str) -> bool:
+        return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), text) is not None
+
+    target = f"{board}.{query}" if board and query else "*"
+    return glob(rule.check, item_name) and (rule.query == "*" or glob(rule.query, target))

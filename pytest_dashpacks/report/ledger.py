@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ..collect import SESSION_KEY, DashpackItem
+from ..nodes import SESSION_KEY, DashpackItem, LedgerItem, LoadItem
 from .stability import Outcome
 from .state import DEFERRED_KEY, MARKED_PINS_KEY, REPORT_KEY, WORKEROUTPUT_KEY, is_worker
 
@@ -24,11 +24,11 @@ from .state import DEFERRED_KEY, MARKED_PINS_KEY, REPORT_KEY, WORKEROUTPUT_KEY, 
 
 def _verdict_waits_for_marked_pins(item: pytest.Item) -> bool:
     """A fixed defect pinned only by marked Python tests: its verdict is those tests' reports."""
-    if not isinstance(item, DashpackItem) or item.check != "ledger" or item.pack is None or item.error is not None:
+    if not isinstance(item, LedgerItem) or item.pack is None or item.error is not None:
         return False
-    if (item.pack.directory / "regressions" / f"{item.param}.yml").is_file():
+    if (item.pack.directory / "regressions" / f"{item.defect_id}.yml").is_file():
         return False  # a YAML pin runs inside the ledger item itself
-    return str(item.param) in item.config.stash[SESSION_KEY].marked_regressions
+    return item.defect_id in item.config.stash[SESSION_KEY].marked_regressions
 
 
 def marked_pins(session: pytest.Session, defect_id: str) -> list[str]:
@@ -51,16 +51,16 @@ def run_ledger_on_reports(item: pytest.Item, nextitem: pytest.Item | None) -> bo
         return None
     from _pytest.runner import runtestprotocol
 
-    assert isinstance(item, DashpackItem)
+    assert isinstance(item, LedgerItem)
     config = item.config
-    defect = item.case or {}
+    defect = item.defect
     item.record["verdict_on_reports"] = True  # check_ledger leaves the pin's outcome to the reports
     reports = runtestprotocol(item, log=False, nextitem=nextitem)
     ledger = config.stash[SESSION_KEY].settings.ledger_path
-    pins = marked_pins(item.session, str(item.param)) or [config.stash[SESSION_KEY].marked_regressions[str(item.param)]]
+    pins = marked_pins(item.session, item.defect_id) or [config.stash[SESSION_KEY].marked_regressions[item.defect_id]]
     entry = {
         "nodeid": item.nodeid, "location": [str(item.location[0]), item.location[1], str(item.location[2])],
-        "name": item.name, "defect": str(item.param), "class": item.defect_class, "pins": pins,
+        "name": item.name, "defect": item.defect_id, "class": item.defect_class, "pins": pins,
         "ledger": str(ledger) if ledger else "", "line": int(defect.get("_line", 0) or 0),
         # Serialized as xdist serializes any report, so the worker can hand them over in workeroutput.
         "reports": [config.hook.pytest_report_to_serializable(config=config, report=report) for report in reports],
@@ -122,8 +122,7 @@ def ledger_verdict(defect: str, pins: list[str], outcomes: dict[str, Outcome]) -
 
 
 def _apply_verdict(config: pytest.Config, report: pytest.TestReport, entry: dict[str, Any], outcome: str, message: str) -> None:
-    from ..collect import format_failure
-    from ..errors import CheckFailure, SourceSpan
+    from ..errors import CheckFailure, SourceSpan, format_failure
 
     if outcome == "failed":
         span = SourceSpan(Path(entry["ledger"]), entry["line"]) if entry["ledger"] else None
@@ -195,4 +194,4 @@ def check_ledger_references(session: pytest.Session, items: list[pytest.Item]) -
     error = ConfigError(message, span, details=tuple(f"{s.location()}: {m}" for s, m in rest))
     relative = os.path.relpath(path, config.rootpath).replace(os.sep, "/")
     parent = LedgerFile.from_parent(session, path=path, nodeid=relative)
-    items.append(DashpackItem.from_parent(parent, name="load", check="load", error=error, span=span))
+    items.append(LoadItem.from_parent(parent, name="load", error=error, span=span))

@@ -69,11 +69,11 @@ class PinnedCase:
 
 
 def pinned_case(
-    session: Any, pack: Any, check: str, param: str | None, record: dict[str, Any], *,
-    case_id: str, title: str, origin: str, message: str | None = None,
+    session: Any, pack: Any, check: str, record: dict[str, Any], *,
+    case_id: str, title: str, origin: str, message: str | None = None, kpi: Any = None, zone: str | None = None,
 ) -> PinnedCase:
-    """The regression case reproducing a failing ``check[param]`` from what it recorded (board, query,
-    version, timezone, rows, now); Unpinnable when the failure does not reproduce."""
+    """The regression case reproducing a failing ``check`` item (its ``kpi``, or its session ``zone``) from
+    what it recorded (board, query, version, timezone, rows, now); Unpinnable when the failure does not reproduce."""
     from ..load.packs import board_files
     from .shrinking import Budget, drop_columns, shrink_rows
 
@@ -85,9 +85,9 @@ def pinned_case(
     instant = dt.datetime.fromisoformat(record["now"]) if record.get("now") else None
     rows: Rows = {key: list(table_rows) for key, table_rows in record["rows"].items()}
     budget = Budget(SHRINK_RUNS, SHRINK_SECONDS)
-    replay = Replay(session.databases.fixture_db(pack, version), sql, (pack.timezone, *([param] if check == "timezone" and param else [])), instant, budget)
+    replay = Replay(session.databases.fixture_db(pack, version), sql, (pack.timezone, *([zone] if check == "timezone" and zone else [])), instant, budget)
     try:
-        repro, kpi = _reproduction(replay, session, pack, version, board, query, check, param, sql, rows)
+        repro, kpi = _reproduction(replay, session, pack, version, board, query, check, kpi, zone, sql, rows)
         small = shrink_rows(rows, repro.fails, budget)
         small = drop_columns(small, repro.fails, budget, _protected(version, sql, kpi))
         expect = repro.expect(small)
@@ -116,14 +116,14 @@ def pinned_case(
 
 
 def _reproduction(
-    replay: Replay, session: Any, pack: Any, version: Any, board: Any, query: Any, check: str, param: str | None, sql: str, rows: Rows
+    replay: Replay, session: Any, pack: Any, version: Any, board: Any, query: Any, check: str, kpi: Any, zone: str | None,
+    sql: str, rows: Rows,
 ) -> tuple[Reproduction, Any]:
     """The item's way of failing, recognized by running its query again on its rows; and its KPI, if any."""
     if check in ("kpi", "property"):
-        kpi = next(k for k in pack.kpis if k.name == (param or "").split("@")[0])
         return kpi_reproduction(replay, session, pack, version, kpi, rows), kpi
     if check == "timezone":
-        return session_reproduction(replay, ("UTC", param or "UTC"), pack.timezone, rows), None
+        return session_reproduction(replay, ("UTC", zone or "UTC"), pack.timezone, rows), None
     if check == "clock":
         return session_reproduction(replay, ("UTC", pack.timezone), pack.timezone, rows), None
     _, error = replay.run(rows, "UTC")
@@ -192,8 +192,8 @@ def write_pin(directory: Path, session: Any, item: Any, message: str) -> PinNote
     path = directory / f"{case_id}.yml"
     if path.exists() and edited(path.read_text("utf-8")):
         return PinNote(path, f"{path}: kept, edited since it was written (a pin is never overwritten once edited)")
-    case = _built(session, item.pack, item.check, item.param, record,
-                  case_id=case_id, title=f"pinned from {item.nodeid}", origin=item.nodeid, message=message)
+    case = _built(session, item.pack, item.check, record, case_id=case_id, title=f"pinned from {item.nodeid}", origin=item.nodeid,
+                  message=message, kpi=getattr(item, "kpi", None), zone=getattr(item, "zone", None))
     if isinstance(case, str):
         return PinNote(None, f"no pin: {case}")
     directory.mkdir(parents=True, exist_ok=True)

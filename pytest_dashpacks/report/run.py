@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ..collect import SESSION_KEY, DashpackItem
+from ..nodes import SESSION_KEY, DashpackItem
 from .history import append_history, git_commit, read_history, utc_now, write_atomically
 from .ledger import release_ledger_reports
 from .stability import WIDTH, StabilityReport, wrap_row
@@ -70,7 +70,7 @@ def pin_if_failed(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
         item.config.stash[SESSION_KEY].marked_outcomes[item.nodeid] = report.outcome
     if report.failed and call.excinfo is not None:
         # The message travels with the report (to the xdist controller too) for the stability report.
-        report.user_properties.append(("message", _first_line(call.excinfo.value, item)))
+        report.user_properties.append(("message", _first_line(call.excinfo.value, report)))
         located = _located(call.excinfo.value, item.config.rootpath)
         report.user_properties.extend(located)
         item.user_properties.extend(located)  # JUnit XML writes the item's properties with its teardown report
@@ -83,7 +83,7 @@ def pin_if_failed(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
         return
     if item.check not in PINNED_CHECKS:
         return
-    message = _first_line(call.excinfo.value, item) if call.excinfo is not None else "failed"
+    message = _first_line(call.excinfo.value, report) if call.excinfo is not None else "failed"
     pin = write_pin(pin_dir, item.config.stash[SESSION_KEY], item, message)
     if pin is not None:
         report.sections.append(("dashpacks pin", pin.note))
@@ -109,12 +109,12 @@ def _located(error: BaseException, rootdir: Any) -> list[tuple[str, Any]]:
     return out
 
 
-def _first_line(error: BaseException, item: pytest.Item) -> str:
-    from ..collect import format_failure
-    from ..errors import DashpacksError
+def _first_line(error: BaseException, report: pytest.TestReport) -> str:
+    """The failure's first line, from the lines ``repr_failure`` formatted (our failures are formatted once)."""
+    from ..errors import FailureRepr
 
-    if isinstance(error, DashpacksError):
-        return format_failure(error, item.config.rootpath, item.name).splitlines()[0]
+    if isinstance(report.longrepr, FailureRepr):
+        return report.longrepr.lines[0]
     text = str(error).strip()
     return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
 

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from .checks import CheckContext, check_kind
+from .checks import CheckContext, check_kind, defect_class_of
 from .checks.prerequisites import BLOCKED, blocked
 from .data.calendar import CLOCK_INSTANTS
 from .data.cases import NARRATIVE_CASES, VOLUME_CASES
@@ -86,7 +86,7 @@ class DashpackItem(pytest.Item):
         )
 
     def _defect_class(self) -> str:
-        return check_kind(self.check).defect_class
+        return defect_class_of(self.check)
 
     def context(self, session: DashpacksSession) -> CheckContext:
         assert self.pack is not None

@@ -124,12 +124,17 @@ class Settings:
         """Fixture roots by precedence: pack.yml > option > ini > <rootdir>/connector_fixtures > curated."""
         from .load.connectors import curated_fixture_root
 
-        roots = [pack_fixtures, self.fixtures, self.rootdir / "connector_fixtures", curated_fixture_root()]
-        out: list[Path] = []
-        for root in roots:
-            if root is not None and root.resolve() not in out:
-                out.append(root.resolve())
-        return out
+        return fixture_root_order(pack_fixtures, self.fixtures, self.rootdir, curated_fixture_root())
+
+
+def fixture_root_order(pack_fixtures: Path | None, configured: Path | None, rootdir: Path, curated: Path) -> list[Path]:
+    """Where a pack's connector is looked for, first match wins: the pack's own ``fixtures:``, the
+    option (which overrides the ini), ``<rootdir>/connector_fixtures``, then the curated library."""
+    out: list[Path] = []
+    for root in (pack_fixtures, configured, rootdir / "connector_fixtures", curated):
+        if root is not None and root.resolve() not in out:
+            out.append(root.resolve())
+    return out
 
 
 def _check_zones(zones: tuple[str, ...]) -> None:

@@ -32,7 +32,8 @@ def _preload() -> None:
         Dialect.get_or_raise(name)
     import pytest_dashpacks.checks as checks
 
-    checks.check_kind("load")
+    for kind in checks.KIND_MODULES:  # every check module, with what it imports
+        checks.check_kind(kind)
     del sqlglot
 
 

@@ -43,14 +43,20 @@ class CheckKind:
 
 
 CHECKS: dict[str, CheckKind] = {}
-# One module per check kind (the zone, regression and ledger kinds included); loaded on first use.
-KIND_MODULES = (
-    "load", "syntax", "schema", "bindings", "transpile", "zone", "execute", "timezone", "clock", "volume",
-    "kpi", "property", "narrative", "regression", "ledger",
-)
+# Each check kind, in the module of its name, and the defect class its failures count under. Collection
+# needs only the class, so a kind's module (and what it imports) loads when its first item runs.
+DEFECT_CLASSES = {
+    "load": "config", "syntax": "rendering", "schema": "schema_drift", "bindings": "rendering", "transpile": "rendering",
+    "zone": "timezone", "execute": "schema_drift", "timezone": "timezone", "clock": "timezone", "volume": "volume",
+    "kpi": "timezone", "property": "volume", "narrative": "narrative", "regression": "config", "ledger": "config",
+}
+KIND_MODULES = tuple(DEFECT_CLASSES)
 
 
 def register(name: str, defect_class: str) -> Callable[[Callable[[CheckContext], None]], Callable[[CheckContext], None]]:
+    if DEFECT_CLASSES.get(name) != defect_class:
+        raise ValueError(f"check kind {name!r}: defect class {defect_class!r} is not DEFECT_CLASSES[{name!r}]")
+
     def decorate(run: Callable[[CheckContext], None]) -> Callable[[CheckContext], None]:
         CHECKS[name] = CheckKind(name, defect_class, run)
         return run
@@ -58,10 +64,15 @@ def register(name: str, defect_class: str) -> Callable[[Callable[[CheckContext],
     return decorate
 
 
+def defect_class_of(name: str) -> str:
+    """The defect class of a check kind, without importing its module."""
+    return DEFECT_CLASSES[name]
+
+
 def check_kind(name: str) -> CheckKind:
-    if not CHECKS:
+    """The registered check kind, importing its module on first use."""
+    if name not in CHECKS:
         import importlib
 
-        for module in KIND_MODULES:  # each registers its check kind
-            importlib.import_module(f"{__name__}.{module}")
+        importlib.import_module(f"{__name__}.{name}")  # registers the kind
     return CHECKS[name]

@@ -7,6 +7,7 @@ cite the change (and its note) that broke a query.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,38 @@ def _rendered_models(connector: Connector) -> dict[str, str]:
                 column = 0  # a column in the rendered SQL points elsewhere in the template
             message = exc.message.replace("a board query", "a model").replace("valid board query", "valid model")
             raise ConfigError(f"model {model.name}: {message}", SourceSpan(model.path, line, column)) from None
+    _check_ref_cycles(connector)
     return out
+
+
+_REF = re.compile(r"""\bref\(\s*['"]([^'"]+)['"]""")
+
+
+def _check_ref_cycles(connector: Connector) -> None:
+    """Models that ref each other in a cycle never build: one ConfigError at the ref that closes it."""
+    from ..errors import ConfigError, SourceSpan
+
+    models = {m.name: m for m in connector.models}
+    refs = {m.name: [r for r in _REF.findall(m.sql) if r in models] for m in connector.models}
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        for target in refs[name]:
+            if target in path:
+                cycle = path[path.index(target):] + (name, target) if target != name else (name, name)
+                model = models[name]
+                line = next((n for n, text in enumerate(model.sql.splitlines(), 1) if _REF.search(text) and target in text), 1)
+                raise ConfigError(
+                    f"model {name}: models reference each other in a cycle: {' -> '.join(dict.fromkeys(cycle[:-1]))} -> {target}",
+                    SourceSpan(model.path, line, 1),
+                )
+            if target not in done:
+                visit(target, path + (name,))
+        done.add(name)
+
+    for model in connector.models:
+        if model.name not in done:
+            visit(model.name, ())
 
 
 def _line(text: str, number: int) -> str:

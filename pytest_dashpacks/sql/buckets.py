@@ -116,6 +116,7 @@ class _Analysis(WallClocks):
     """The walk that finds the buckets not taken in the reporting zone."""
 
     def buckets(self) -> list[ZoneBucket]:
+        from sqlglot.errors import SqlglotError
         from sqlglot.optimizer.scope import traverse_scope
 
         found: dict[tuple[int, str], ZoneBucket] = {}
@@ -124,7 +125,7 @@ class _Analysis(WallClocks):
             return []
         try:
             scopes = {id(scope.expression): scope for scope in traverse_scope(self.tree)}
-        except Exception:  # sqlglot cannot build scopes for some exotic SQL: nothing can be proved wrong
+        except SqlglotError:  # sqlglot cannot build scopes for some exotic SQL: nothing can be proved wrong
             return []
         for node in candidates:
             scope = scope_of(node, scopes)
@@ -239,10 +240,11 @@ class _Analysis(WallClocks):
     def _safe_fix(self, bucket: Any, c: Clock) -> str:
         """The corrected bucket; if rewriting this tree fails, the conversion the column needs."""
         from sqlglot import exp
+        from sqlglot.errors import SqlglotError
 
         try:
             return self._fix(bucket, c)
-        except Exception:  # a node shape the rewrite does not know: still say what to convert
+        except (SqlglotError, AttributeError, TypeError, ValueError):  # a node shape the rewrite does not know: still say what to convert
             base = exp.column(c.origin.column.rsplit(".", 1)[-1])
             return f"convert with {reporting_zone_conversion(base, c.origin, self.reporting, self.dialect).sql(self.dialect)}"
 

@@ -63,6 +63,7 @@ def resolved_in_dialect(ast: exp.Query, dialect: str, schema: Any, default_schem
     When the query cannot be resolved (the schema item says why), it is translated as written.
     """
     from sqlglot import exp
+    from sqlglot.errors import SqlglotError
     from sqlglot.optimizer.annotate_types import annotate_types
     from sqlglot.optimizer.qualify import qualify
 
@@ -73,7 +74,7 @@ def resolved_in_dialect(ast: exp.Query, dialect: str, schema: Any, default_schem
             validate_qualify_columns=False, quote_identifiers=False, identify=False,
         )
         tree = annotate_types(tree, schema=schema, dialect=dialect)
-    except Exception:  # sqlglot cannot resolve some exotic SQL: run it as written
+    except SqlglotError:  # sqlglot cannot resolve some exotic SQL: run it as written
         return ast
     if dialect == "postgres":
         for total in tree.find_all(exp.Sum):
@@ -128,65 +129,83 @@ _UNIT_SECONDS = {"MICROSECOND": 1e-6, "MILLISECOND": 1e-3, "SECOND": 1, "MINUTE"
 
 
 def _duckdb_fixups(ast: exp.Query, dialect: str, source_sql: str = "") -> exp.Query:
-    """Rewrites where sqlglot's DuckDB output does not mean what the warehouse SQL meant."""
-    import sqlglot
+    """Rewrites where sqlglot's DuckDB output does not mean what the warehouse SQL meant (in place)."""
+    if dialect == "bigquery":
+        _bigquery_fixups(ast)
+    if dialect in ("postgres", "redshift") and source_sql:
+        _to_char_fixups(ast, dialect, source_sql)
+    _function_fixups(ast)
+    _zone_fixups(ast)
+    return ast
+
+
+def _bigquery_fixups(ast: exp.Query) -> None:
+    """BigQuery's DATE_TRUNC type, zone arguments, EXTRACT(DATE ...) and ARRAY_AGG(... LIMIT n)."""
     from sqlglot import exp
 
-    if dialect == "bigquery":
-        for node in list(ast.find_all(exp.DateTrunc, exp.TimestampTrunc)):
-            # BigQuery DATE_TRUNC(date, MONTH) is a DATE; DuckDB's date_trunc gives a TIMESTAMP.
-            if node.this is not None and node.this.type is not None and node.this.type.is_type("date"):
-                node.replace(exp.cast(node.copy(), "DATE"))
-        for node in list(ast.find_all(exp.AtTimeZone)):
-            # `ts AT TIME ZONE z` (in EXTRACT) reads an instant; a naive fixture column is one, in UTC.
-            if _naive(node.this):
-                node.set("this", _utc_instant(node.this))
-        for node in list(ast.find_all(exp.TimestampTrunc)):
-            # TIMESTAMP_TRUNC(ts, unit, zone) truncates the instant's wall time in zone (sqlglot drops
-            # the zone for units below a day): truncate the local wall time, then read it back as an instant.
-            zone, unit = node.args.get("zone"), node.args.get("unit")
-            if zone is not None and isinstance(unit, (exp.Var, exp.Literal)):
-                instant = _utc_instant(node.this) if _naive(node.this) else node.this.copy()
-                local = exp.Anonymous(this="date_trunc", expressions=[
-                    exp.Literal.string(unit.name.upper()), exp.AtTimeZone(this=instant, zone=zone.copy())
-                ])
-                replacement = exp.AtTimeZone(this=local, zone=zone.copy())
-                replacement.type = exp.DataType.build("timestamptz")  # an instant, whatever it truncated
-                node.replace(replacement)
-        for node in list(ast.find_all(exp.TimeToStr)):
-            # FORMAT_TIMESTAMP(fmt, ts, zone) formats the wall time in zone; sqlglot drops the zone.
-            zone, pattern = node.args.get("zone"), node.args.get("format")
-            if zone is not None and pattern is not None:
-                inner = node.this.this if isinstance(node.this, exp.TsOrDsToTimestamp) else node.this
-                instant = _utc_instant(inner) if _naive(inner) else inner.copy()
-                node.replace(exp.Anonymous(this="strftime", expressions=[exp.AtTimeZone(this=instant, zone=zone.copy()), pattern.copy()]))
-        for node in list(ast.find_all(exp.Extract)):
-            # EXTRACT(DATE FROM ...) has no DuckDB specifier: it is a cast.
-            part = node.this.name.upper() if isinstance(node.this, exp.Var) else ""
-            target = {"DATE": "DATE", "DATETIME": "TIMESTAMP", "TIME": "TIME"}.get(part)
-            if target:
-                node.replace(exp.cast(node.expression.copy(), target))
-        for agg in list(ast.find_all(exp.ArrayAgg)):
-            # ARRAY_AGG(x ORDER BY y LIMIT n): DuckDB has no LIMIT there; aggregate in order, then slice.
-            limit = agg.this if isinstance(agg.this, exp.Limit) else None
-            if limit is not None and limit.expression is not None:
-                agg.set("this", limit.this)
-                agg.replace(exp.Anonymous(this="list_slice", expressions=[agg.copy(), exp.Literal.number(1), limit.expression.copy()]))
+    for node in list(ast.find_all(exp.DateTrunc, exp.TimestampTrunc)):
+        # BigQuery DATE_TRUNC(date, MONTH) is a DATE; DuckDB's date_trunc gives a TIMESTAMP.
+        if node.this is not None and node.this.type is not None and node.this.type.is_type("date"):
+            node.replace(exp.cast(node.copy(), "DATE"))
+    for node in list(ast.find_all(exp.AtTimeZone)):
+        # `ts AT TIME ZONE z` (in EXTRACT) reads an instant; a naive fixture column is one, in UTC.
+        if _naive(node.this):
+            node.set("this", _utc_instant(node.this))
+    for node in list(ast.find_all(exp.TimestampTrunc)):
+        # TIMESTAMP_TRUNC(ts, unit, zone) truncates the instant's wall time in zone (sqlglot drops
+        # the zone for units below a day): truncate the local wall time, then read it back as an instant.
+        zone, unit = node.args.get("zone"), node.args.get("unit")
+        if zone is not None and isinstance(unit, (exp.Var, exp.Literal)):
+            instant = _utc_instant(node.this) if _naive(node.this) else node.this.copy()
+            local = exp.Anonymous(this="date_trunc", expressions=[
+                exp.Literal.string(unit.name.upper()), exp.AtTimeZone(this=instant, zone=zone.copy())
+            ])
+            replacement = exp.AtTimeZone(this=local, zone=zone.copy())
+            replacement.type = exp.DataType.build("timestamptz")  # an instant, whatever it truncated
+            node.replace(replacement)
+    for node in list(ast.find_all(exp.TimeToStr)):
+        # FORMAT_TIMESTAMP(fmt, ts, zone) formats the wall time in zone; sqlglot drops the zone.
+        zone, pattern = node.args.get("zone"), node.args.get("format")
+        if zone is not None and pattern is not None:
+            inner = node.this.this if isinstance(node.this, exp.TsOrDsToTimestamp) else node.this
+            instant = _utc_instant(inner) if _naive(inner) else inner.copy()
+            node.replace(exp.Anonymous(this="strftime", expressions=[exp.AtTimeZone(this=instant, zone=zone.copy()), pattern.copy()]))
+    for node in list(ast.find_all(exp.Extract)):
+        # EXTRACT(DATE FROM ...) has no DuckDB specifier: it is a cast.
+        part = node.this.name.upper() if isinstance(node.this, exp.Var) else ""
+        target = {"DATE": "DATE", "DATETIME": "TIMESTAMP", "TIME": "TIME"}.get(part)
+        if target:
+            node.replace(exp.cast(node.expression.copy(), target))
+    for agg in list(ast.find_all(exp.ArrayAgg)):
+        # ARRAY_AGG(x ORDER BY y LIMIT n): DuckDB has no LIMIT there; aggregate in order, then slice.
+        limit = agg.this if isinstance(agg.this, exp.Limit) else None
+        if limit is not None and limit.expression is not None:
+            agg.set("this", limit.this)
+            agg.replace(exp.Anonymous(this="list_slice", expressions=[agg.copy(), exp.Literal.number(1), limit.expression.copy()]))
 
-    if dialect in ("postgres", "redshift") and source_sql:
-        # to_char: sqlglot maps its pattern to strftime when parsing and misses Month/Mon/Day/Dy and FM,
-        # so the pattern is read again from the SQL as written, from the call around the same argument.
-        calls = to_char_calls(source_sql, dialect)
-        for node in list(ast.find_all(exp.TimeToStr)):
-            pattern = _pattern_of(node, calls)
-            if pattern is None or node.this is None:
-                continue
-            if node.this.type is not None and node.this.type.is_type(*exp.DataType.NUMERIC_TYPES):
-                node.replace(_number_text(node.this.copy(), pattern))
-                continue
-            replacement = _to_char(node.this.copy(), pattern)
-            if replacement is not None:  # else a pattern letter it does not know: keep sqlglot's reading
-                node.replace(replacement)
+
+def _to_char_fixups(ast: exp.Query, dialect: str, source_sql: str) -> None:
+    """PostgreSQL/Redshift to_char patterns, read again from the SQL as written."""
+    from sqlglot import exp
+
+    # to_char: sqlglot maps its pattern to strftime when parsing and misses Month/Mon/Day/Dy and FM,
+    # so the pattern is read again from the SQL as written, from the call around the same argument.
+    calls = to_char_calls(source_sql, dialect)
+    for node in list(ast.find_all(exp.TimeToStr)):
+        pattern = _pattern_of(node, calls)
+        if pattern is None or node.this is None:
+            continue
+        if node.this.type is not None and node.this.type.is_type(*exp.DataType.NUMERIC_TYPES):
+            node.replace(_number_text(node.this.copy(), pattern))
+            continue
+        replacement = _to_char(node.this.copy(), pattern)
+        if replacement is not None:  # else a pattern letter it does not know: keep sqlglot's reading
+            node.replace(replacement)
+
+
+def _function_fixups(ast: exp.Query) -> None:
+    """Redshift TRUNC(ts), LISTAGG(DISTINCT x, sep), RATIO_TO_REPORT and IS_VALID_JSON."""
+    from sqlglot import exp
 
     for node in list(ast.find_all(exp.Trunc)):
         # Redshift TRUNC(timestamp) is the timestamp's date (DuckDB's trunc is numeric only).
@@ -214,6 +233,12 @@ def _duckdb_fixups(ast: exp.Query, dialect: str, source_sql: str = "") -> exp.Qu
         elif name == "IS_VALID_JSON" and len(node.expressions) == 1:
             node.replace(exp.Anonymous(this="json_valid", expressions=[node.expressions[0].copy()]))
 
+
+def _zone_fixups(ast: exp.Query) -> None:
+    """Elapsed-unit differences and BigQuery's zone-reading TIMESTAMP, DATE and DATETIME."""
+    import sqlglot
+    from sqlglot import exp
+
     for node in list(ast.find_all(exp.TimestampDiff)):
         # BigQuery counts elapsed units; DuckDB's DATE_DIFF on TIMESTAMPTZ counts unit boundaries
         # on the session zone's clock, so the answer would move with the session zone.
@@ -239,7 +264,6 @@ def _duckdb_fixups(ast: exp.Query, dialect: str, source_sql: str = "") -> exp.Qu
                 # A naive fixture column stands for a BigQuery TIMESTAMP: an instant, stored in UTC.
                 instant = _utc_instant(node.this) if _naive(node.this) else node.this.copy()
                 node.replace(exp.cast(exp.AtTimeZone(this=instant, zone=zone.copy()), target))
-    return ast
 
 
 def to_char_calls(sql: str, dialect: str) -> list[tuple[int, int, str]]:

@@ -55,13 +55,14 @@ def schema_problems(
 ) -> list[Problem]:
     """Tables and columns the query names that ``version`` does not have."""
     from sqlglot import exp
+    from sqlglot.errors import SqlglotError
     from sqlglot.optimizer.scope import Scope, traverse_scope
 
     problems: list[Problem] = []
     reported: set[str] = set()
     try:
         scopes = traverse_scope(ast)
-    except Exception as exc:  # sqlglot cannot build scopes for some exotic SQL
+    except SqlglotError as exc:  # sqlglot cannot build scopes for some exotic SQL
         return [Problem(f"cannot analyse the query's scopes: {exc}", SqlExcerpt(sql, 0, 0))]
     resolved: dict[int, dict[str, _Source]] = {}
 

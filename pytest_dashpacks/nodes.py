@@ -339,16 +339,12 @@ class BoardFile(pytest.File):
         session = dashpacks_session(self.config)
         if session.settings.regressions_only:
             return
-        pack_dir = pack_dir_of(self.path, "boards")
-        assert pack_dir is not None
-        try:
-            pack = session.library.pack(pack_dir / "pack.yml")
-        except ConfigError as exc:
-            error = ConfigError(f"cannot check this board: its pack.yml does not load: {exc.message}", exc.span)
-            yield LoadItem.from_parent(self, name="load", error=error, span=exc.span)
+        pack = _pack_of(self, "boards", "check this board")
+        if isinstance(pack, ConfigError):
+            yield LoadItem.from_parent(self, name="load", error=pack, span=pack.span)
             return
         try:
-            board = session.library.board(self.path, pack_dir)
+            board = session.library.board(self.path, pack.directory)
             versions = session.library.versions(pack)
         except ConfigError as exc:
             yield LoadItem.from_parent(self, name="load", pack=pack, error=exc, span=exc.span)
@@ -411,18 +407,23 @@ class RegressionFile(pytest.File):
     """``<pack>/regressions/<ID>.yml``: one pinned case, ``<ID>``."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        session = dashpacks_session(self.config)
-        pack_dir = pack_dir_of(self.path, "regressions")
-        assert pack_dir is not None
-        try:
-            pack = session.library.pack(pack_dir / "pack.yml")
-        except ConfigError as exc:
-            error = ConfigError(f"cannot run this regression case: its pack.yml does not load: {exc.message}", exc.span)
-            yield RegressionItem.from_parent(self, name=self.path.stem, error=error, span=exc.span)
+        pack = _pack_of(self, "regressions", "run this regression case")
+        if isinstance(pack, ConfigError):
+            yield RegressionItem.from_parent(self, name=self.path.stem, error=pack, span=pack.span)
             return
         try:
-            case = session.library.regression(self.path)
+            case = dashpacks_session(self.config).library.regression(self.path)
         except ConfigError as exc:
             yield RegressionItem.from_parent(self, name=self.path.stem, pack=pack, error=exc, span=exc.span)
             return
         yield RegressionItem.from_parent(self, name=case.id, pack=pack, regression=case, span=case.span)
+
+
+def _pack_of(node: pytest.File, folder: str, what: str) -> Pack | ConfigError:
+    """The pack a board or regression file belongs to, or the error that says why it cannot ``what``."""
+    pack_dir = pack_dir_of(node.path, folder)
+    assert pack_dir is not None
+    try:
+        return dashpacks_session(node.config).library.pack(pack_dir / "pack.yml")
+    except ConfigError as exc:
+        return ConfigError(f"cannot {what}: its pack.yml does not load: {exc.message}", exc.span)

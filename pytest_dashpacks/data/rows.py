@@ -11,6 +11,7 @@ import json
 import random
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -222,7 +223,8 @@ def _table_rows(
         trial: dict[str, list[Any]] = {}
         trial_dropped: set[int] = set()
         for column in later:
-            trial[column.name] = _reference_values(version, table, column, kinds[column.name], count, rng, instants, generated, columns, trial_dropped, single_key=keys == [column])
+            draw = _ReferenceDraw(table, column, kinds[column.name], count, rng, instants)
+            trial[column.name] = _reference_values(version, draw, generated, columns, trial_dropped, single_key=keys == [column])
         duplicates = _duplicate_keys(keys, {**columns, **trial}, count, trial_dropped)
         if best is None or len(duplicates) < best[0]:
             best = (len(duplicates), trial, trial_dropped)
@@ -275,30 +277,45 @@ def _duplicate_keys(keys: list[ColumnSpec], columns: dict[str, list[Any]], count
     return repeated
 
 
+@dataclass(frozen=True)
+class _ReferenceDraw:
+    """One reference column of one table being filled: ``count`` values drawn with ``rng``."""
+
+    table: TableSpec
+    column: ColumnSpec
+    kind: ColumnKind
+    count: int
+    rng: random.Random
+    instants: Sequence[datetime.datetime]
+
+    def unattached(self, nulls: set[int]) -> list[Any]:
+        """Values that point at no generated parent (NULL at ``nulls``)."""
+        return [
+            None if i in nulls else _random_reference(self.table, self.column, self.kind, self.rng, self.instants)
+            for i in range(self.count)
+        ]
+
+
 def _reference_values(
     version: ConnectorVersion,
-    table: TableSpec,
-    column: ColumnSpec,
-    kind: ColumnKind,
-    count: int,
-    rng: random.Random,
-    instants: Sequence[datetime.datetime],
+    draw: _ReferenceDraw,
     generated: dict[str, list[Row]],
     columns: dict[str, list[Any]],
     dropped: set[int],
     single_key: bool,
 ) -> list[Any]:
     """Values for a reference column; rows that need a parent and find none are added to ``dropped``."""
+    table, column, count, rng = draw.table, draw.column, draw.count, draw.rng
     assert column.references is not None
     parent = referenced_table(version, table, column.references)
     parent_name = referenced_column(column.references)
     nullable = column.nullable and not column.primary_key
     nulls = {i for i in range(count) if nullable and rng.random() < NULL_SHARE}
     if parent is table:
-        return _self_reference_values(table, column, kind, count, rng, instants, columns, nulls, nullable, dropped)
+        return _self_reference_values(draw, columns, nulls, nullable)
     parent_column = parent.column(parent_name) if parent is not None else None
     if parent is None or parent_column is None or parent.key not in generated:
-        values = [None if i in nulls else _random_reference(table, column, kind, rng, instants) for i in range(count)]
+        values = draw.unattached(nulls)
         if column.primary_key:
             values = [f"{v}_{i}" if isinstance(v, str) else v for i, v in enumerate(values)]
         return values
@@ -317,23 +334,13 @@ def _reference_values(
     return values
 
 
-def _self_reference_values(
-    table: TableSpec,
-    column: ColumnSpec,
-    kind: ColumnKind,
-    count: int,
-    rng: random.Random,
-    instants: Sequence[datetime.datetime],
-    columns: dict[str, list[Any]],
-    nulls: set[int],
-    nullable: bool,
-    dropped: set[int],
-) -> list[Any]:
+def _self_reference_values(draw: _ReferenceDraw, columns: dict[str, list[Any]], nulls: set[int], nullable: bool) -> list[Any]:
     """A reference into the same table points at an earlier row only, so hierarchies have no loops."""
+    column, count, rng = draw.column, draw.count, draw.rng
     assert column.references is not None
-    own = table.column(referenced_column(column.references))
+    own = draw.table.column(referenced_column(column.references))
     if own is None or own.name not in columns:
-        return [None if i in nulls else _random_reference(table, column, kind, rng, instants) for i in range(count)]
+        return draw.unattached(nulls)
     targets = columns[own.name]
     used: dict[int, int] = {}
     values: list[Any] = []

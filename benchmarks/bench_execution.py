@@ -83,7 +83,7 @@ def per_item_vs_floor() -> tuple[int, float, float]:
     # Warm-up: build every fixture database and transpile every query once (both sides use them).
     jobs = []
     for ctx in contexts:
-        version = next(v for v in session.library.versions(ctx.pack) if v.name == ctx.param)
+        version = ctx.version
         try:
             sql = session.queries.runnable(ctx.pack, ctx.board, ctx.query)
         except (CheckSkipped, DashpacksError):

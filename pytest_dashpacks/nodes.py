@@ -391,7 +391,11 @@ class QueryNode(pytest.Collector):
             yield item("zone", "zone")
         for version in self.versions:
             yield item(f"execute[{connector}@{version.name}]", "execute", version=version)
-        for zone in dashpacks_session(self.config).settings.item_zones(self.pack.timezone):
+        settings = dashpacks_session(self.config).settings
+        if settings.engine is not None and (self.pack.dialect == "postgres" or {"postgres", "redshift"} & set(self.pack.targets)):
+            for version in self.versions:
+                yield item(f"differential[postgres@{version.name}]", "differential", version=version)
+        for zone in settings.item_zones(self.pack.timezone):
             yield item(f"timezone[{zone}]", "timezone", zone=zone)
         if reads_clock(self.query.sql):
             for instant in CLOCK_INSTANTS:

@@ -12,7 +12,7 @@ from .report import ledger, run
 
 CHECK_MARKERS = (
     "load", "syntax", "schema", "bindings", "transpile", "zone", "execute", "timezone", "clock", "volume",
-    "kpi", "property", "narrative", "regression", "ledger",
+    "kpi", "property", "narrative", "regression", "ledger", "differential",
 )
 
 

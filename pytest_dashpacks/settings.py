@@ -25,6 +25,8 @@ _OPTIONS: tuple[tuple[str, str, str, Any, str], ...] = (
     ("html", "dashpacks_html", "write the stability report as one HTML page", None, "path"),
     ("pin-dir", "dashpacks_pin_dir", "write a regression file for every failing data check here", None, "path"),
     ("property-examples", "dashpacks_property_examples", "Hypothesis examples per property[...] item", "25", "int"),
+    ("engine", "dashpacks_engine", "second engine for differential[...] items: postgres (a throwaway local server) "
+     "or a postgresql:// DSN", None, "str"),
 )
 
 
@@ -58,6 +60,7 @@ class Settings:
     pin_dir: Path | None
     property_examples: int = 25
     max_rows: int = 2_000_000
+    engine: str | None = None  # "postgres" (throwaway server) or a postgresql:// DSN
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -104,6 +107,7 @@ class Settings:
             pin_dir=value("pin-dir", "path"),
             property_examples=number("property-examples", int),
             max_rows=number("max-rows", int),
+            engine=_engine(value("engine", "str")),
         )
 
     def item_zones(self, pack_zone: str) -> tuple[str, ...]:
@@ -135,6 +139,16 @@ def fixture_root_order(pack_fixtures: Path | None, configured: Path | None, root
         if root is not None and root.resolve() not in out:
             out.append(root.resolve())
     return out
+
+
+def _engine(raw: Any) -> str | None:
+    """``--dashpacks-engine``: unset or ``duckdb`` (DuckDB only), ``postgres``, or a ``postgresql://`` DSN."""
+    text = str(raw or "").strip()
+    if text in ("", "duckdb"):
+        return None
+    if text in ("postgres", "postgresql") or text.startswith(("postgresql://", "postgres://")):
+        return "postgres" if text in ("postgres", "postgresql") else text
+    raise pytest.UsageError(f"--dashpacks-engine / dashpacks_engine: {text!r} is not duckdb, postgres or a postgresql:// DSN")
 
 
 def _check_zones(zones: tuple[str, ...]) -> None:

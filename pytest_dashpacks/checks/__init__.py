@@ -49,6 +49,7 @@ DEFECT_CLASSES = {
     "load": "config", "syntax": "rendering", "schema": "schema_drift", "bindings": "rendering", "transpile": "rendering",
     "zone": "timezone", "execute": "schema_drift", "timezone": "timezone", "clock": "timezone", "volume": "volume",
     "kpi": "timezone", "property": "volume", "narrative": "narrative", "regression": "config", "ledger": "config",
+    "differential": "rendering",
 }
 KIND_MODULES = tuple(DEFECT_CLASSES)
 

@@ -20,6 +20,7 @@ class Databases:
         self.library = library
         self.queries = queries
         self._memo = memo
+        self._engine: Any = None  # the second engine (engines.postgres.PostgresEngine), made on first use
 
     def fixture_db(self, pack: Pack, version: ConnectorVersion) -> Any:
         """The version's fixture database: tables, seed and models (views)."""
@@ -93,8 +94,31 @@ class Databases:
         outcome = self._memo.outcome(("seed-failure", board.path, query.name, version.name), build)
         return outcome if isinstance(outcome, DashpacksError) else None
 
+    def postgres(self, pack: Pack, version: ConnectorVersion) -> Any:
+        """The version's PostgreSQL database (the seed's rows, the models as views), loaded once per worker;
+        EngineUnavailable when the server cannot be started or reached."""
+        if self._engine is None:
+            import os
+
+            from .postgres import PostgresEngine
+
+            assert self.settings.engine is not None
+            suffix = f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+            self._engine = PostgresEngine(self.settings.engine, self.settings.query_timeout, self.settings.max_rows, suffix)
+        connector = self.library.connector(pack)
+
+        def build() -> Any:
+            rendered = self.library.models_sql(pack)
+            models = [(name, rendered[name]) for name in self.queries.catalog(pack, version).models]
+            return self._engine.database(connector, version, self.fixture_db(pack, version).seed, models)
+
+        return self._memo.get(("postgres-db", connector.path, version.name), build)
+
     def close(self) -> None:
-        """Close every open sandbox."""
+        """Close every open sandbox and stop the second engine."""
         for sandbox in self._memo.pop(lambda k: k[0] == "sandbox"):
             if hasattr(sandbox, "close"):
                 sandbox.close()
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None

@@ -157,3 +157,38 @@ def test_a_server_that_cannot_start_skips_its_items_with_the_reason(pytester, mo
                                 "--dashpacks-engine", "postgres")
     result.assert_outcomes(skipped=2, failed=1)  # the third reports the unquoted INTERVAL its deselected syntax item finds
     result.stdout.fnmatch_lines(["*PostgreSQL engine unavailable: no PostgreSQL server binaries*"])
+
+
+def test_example_packs_are_green_on_postgres_under_xdist(pytester):
+    """Every query written for or transpiled to Postgres gives DuckDB's answer on PostgreSQL, with each
+    xdist worker in its own databases on its own server."""
+    import shutil
+
+    from conftest import EXAMPLES
+
+    shutil.copytree(EXAMPLES / "packs", pytester.path / "packs")
+    result = pytester.runpytest_subprocess("--dashpacks", "packs", "-n", "2", "-m", "dashpacks_differential", "-p", "no:cacheprovider",
+                                           "--dashpacks-engine", "postgres")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) >= 100 and not outcomes.get("failed") and not outcomes.get("skipped"), result.stdout.str()[-3000:]
+
+
+def test_a_dsn_uses_an_existing_server_and_drops_its_databases(pytester):
+    """A postgresql:// DSN (a CI service container, say): the run creates its databases there and drops them."""
+    import psycopg
+
+    from pytest_dashpacks.engines.postgres import ADMIN, ThrowawayServer
+
+    server = ThrowawayServer()
+    conninfo = server.start()
+    try:
+        dsn = f"postgresql:///postgres?host={server.directory}&user={ADMIN}"
+        write(pytester.path, {"packs/p/pack.yml": PG_PACK, "packs/p/boards/refunds.yml": PG_BOARD})
+        result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider", "-rA", "-k", "refund_rate",
+                                    "-m", "dashpacks_differential", "--dashpacks-engine", dsn)
+        result.assert_outcomes(passed=1)
+        with psycopg.connect(conninfo) as con:
+            left = con.execute("SELECT datname FROM pg_database WHERE datname LIKE 'dashpacks_%'").fetchall()
+        assert left == []
+    finally:
+        server.stop()

@@ -178,6 +178,7 @@ class PostgresDatabase:
     def __init__(self, admin: str, name: str, password: str, timeout: float, max_rows: int) -> None:
         self.admin, self.name, self.password, self.timeout, self.max_rows = admin, name, password, timeout, max_rows
         self.model_errors: dict[str, str] = {}  # model -> why it is not a view here
+        self.default_schema = "public"
         self._reader: Any = None
 
     def _conninfo(self, user: str | None = None) -> str:
@@ -194,6 +195,7 @@ class PostgresDatabase:
         with psycopg.connect(self.admin, autocommit=True) as con:
             con.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(self.name)))
             con.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(self.name)))
+        self.default_schema = connector.schema
         with psycopg.connect(self._conninfo(), autocommit=True) as con:
             con.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
             con.execute(sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(sql.Identifier(self.name)))
@@ -208,6 +210,9 @@ class PostgresDatabase:
                 con.execute(sql.SQL("GRANT USAGE ON SCHEMA {0} TO {1}; GRANT SELECT ON ALL TABLES IN SCHEMA {0} TO {1}").format(
                     sql.Identifier(schema), sql.Identifier(READER)))
             con.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(self.name), sql.Identifier(READER)))
+            # Bare table names resolve in the connector's schema, as in DuckDB and the static checks.
+            con.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} SET search_path = {}").format(
+                sql.Identifier(READER), sql.Identifier(self.name), sql.Identifier(connector.schema)))
 
     def _create_view(self, con: Any, model: str, duckdb_sql: str) -> None:
         import psycopg

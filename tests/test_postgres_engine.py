@@ -193,3 +193,16 @@ def test_a_dsn_uses_an_existing_server_and_drops_its_databases(pytester):
         assert left == []
     finally:
         server.stop()
+
+
+def test_a_version_postgresql_cannot_load_skips_its_items_with_the_reason(pytester):
+    """A declared type with no PostgreSQL twin (DuckDB's UBIGINT) is the engine's limit, not the pack's defect."""
+    write(pytester.path, {
+        "fx/odd/connector.yml": 'connector: odd\nschema: odd\nversions:\n  "1":\n    tables:\n      t:\n        columns:\n          id: {type: ubigint}\n',
+        "packs/p/pack.yml": "connector: odd\ndialect: postgres\nfixtures: ../../fx\ntimezone: UTC\n",
+        "packs/p/boards/b.yml": "title: B\nqueries:\n  q: SELECT COUNT(*) AS n FROM odd.t\n",
+    })
+    result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider", "-rs", "-m", "dashpacks_differential",
+                                "--dashpacks-engine", "postgres")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*cannot load odd@1 into PostgreSQL: *"])

@@ -146,8 +146,11 @@ class PostgresEngine:
         admin = self.admin_conninfo()
         name = re.sub(r"[^a-z0-9_]+", "_", f"dashpacks_{connector.name}_{version.name}_{self.suffix}".lower())[:63]
         database = PostgresDatabase(admin, name, self._password, self.timeout, self.max_rows)
-        database.load(connector, version, rows, models)
-        self._databases.append(database)
+        self._databases.append(database)  # dropped at the end even when loading fails half-way
+        try:
+            database.load(connector, version, rows, models)
+        except _psycopg_error() as exc:  # a type or value PostgreSQL does not take: the items say so and skip
+            raise EngineUnavailable(f"cannot load {version.label} into PostgreSQL: {_first_line(exc)}") from None
         return database
 
     def close(self) -> None:

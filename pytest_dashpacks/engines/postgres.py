@@ -29,7 +29,7 @@ from ..model import Connector, ConnectorVersion, TableSpec
 from .duckdb import SandboxViolation
 from .results import QueryResult
 
-READER = "dashpacks_reader"
+READER = "dashpacks_reader"  # + the engine's suffix: each worker and run has its own role and password
 ADMIN = "dashpacks_admin"
 
 
@@ -107,6 +107,7 @@ class PostgresEngine:
         self._admin: str | None = None
         self._failure: str | None = None
         self._password = secrets.token_hex(16)
+        self.reader = re.sub(r"[^a-z0-9_]+", "_", f"{READER}_{self.suffix}".lower())[:63]
         self._databases: list[PostgresDatabase] = []
 
     def admin_conninfo(self) -> str:
@@ -134,18 +135,18 @@ class PostgresEngine:
         from psycopg import sql
 
         with psycopg.connect(self._admin, autocommit=True) as con:
-            exists = con.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER,)).fetchone()
+            exists = con.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (self.reader,)).fetchone()
             verb = "ALTER" if exists else "CREATE"
             con.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD {}").format(
-                sql.Identifier(READER), sql.Literal(self._password)))
-            con.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(sql.Identifier(READER)))
+                sql.Identifier(self.reader), sql.Literal(self._password)))
+            con.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(sql.Identifier(self.reader)))
 
     def database(self, connector: Connector, version: ConnectorVersion, rows: dict[str, list[dict[str, Any]]],
                  models: Iterable[tuple[str, str]]) -> PostgresDatabase:
         """A database holding ``version``'s tables (declared types), ``rows`` and the models as views."""
         admin = self.admin_conninfo()
         name = re.sub(r"[^a-z0-9_]+", "_", f"dashpacks_{connector.name}_{version.name}_{self.suffix}".lower())[:63]
-        database = PostgresDatabase(admin, name, self._password, self.timeout, self.max_rows)
+        database = PostgresDatabase(admin, name, self.reader, self._password, self.timeout, self.max_rows)
         self._databases.append(database)  # dropped at the end even when loading fails half-way
         try:
             database.load(connector, version, rows, models)
@@ -157,6 +158,15 @@ class PostgresEngine:
         for database in self._databases:
             database.drop()
         self._databases.clear()
+        if self._admin is not None and self._server is None:  # on a shared server, leave no role behind
+            import psycopg
+            from psycopg import sql
+
+            try:
+                with psycopg.connect(self._admin, autocommit=True) as con:
+                    con.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(self.reader)))
+            except psycopg.Error:
+                pass  # a server already gone takes its roles with it
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -178,8 +188,9 @@ def postgres_type(duckdb_type: str) -> str:
 class PostgresDatabase:
     """One connector version in its own database; queries run as the read-only role."""
 
-    def __init__(self, admin: str, name: str, password: str, timeout: float, max_rows: int) -> None:
-        self.admin, self.name, self.password, self.timeout, self.max_rows = admin, name, password, timeout, max_rows
+    def __init__(self, admin: str, name: str, reader: str, password: str, timeout: float, max_rows: int) -> None:
+        self.admin, self.name, self.reader, self.password = admin, name, reader, password
+        self.timeout, self.max_rows = timeout, max_rows
         self.model_errors: dict[str, str] = {}  # model -> why it is not a view here
         self.default_schema = "public"
         self._reader: Any = None
@@ -211,11 +222,11 @@ class PostgresDatabase:
                 self._create_view(con, model, duckdb_sql)
             for schema in schemas:
                 con.execute(sql.SQL("GRANT USAGE ON SCHEMA {0} TO {1}; GRANT SELECT ON ALL TABLES IN SCHEMA {0} TO {1}").format(
-                    sql.Identifier(schema), sql.Identifier(READER)))
-            con.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(self.name), sql.Identifier(READER)))
+                    sql.Identifier(schema), sql.Identifier(self.reader)))
+            con.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(self.name), sql.Identifier(self.reader)))
             # Bare table names resolve in the connector's schema, as in DuckDB and the static checks.
             con.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} SET search_path = {}").format(
-                sql.Identifier(READER), sql.Identifier(self.name), sql.Identifier(connector.schema)))
+                sql.Identifier(self.reader), sql.Identifier(self.name), sql.Identifier(connector.schema)))
 
     def _create_view(self, con: Any, model: str, duckdb_sql: str) -> None:
         import psycopg
@@ -233,7 +244,7 @@ class PostgresDatabase:
         import psycopg
 
         if self._reader is None:
-            self._reader = psycopg.connect(self._conninfo(READER), autocommit=False)
+            self._reader = psycopg.connect(self._conninfo(self.reader), autocommit=False)
         con = self._reader
         try:
             with con.cursor() as cur:

@@ -3,7 +3,8 @@
 
 The SQL is the query as written when the pack's dialect is ``postgres``, else sqlglot's
 transpilation to PostgreSQL (when ``postgres`` or ``redshift`` is a target). A failure names the
-likely construct: integer division, NULL ordering, an implicit cast or interval syntax.
+likely construct: integer division, NULL ordering, an implicit cast, interval syntax or an output-column
+alias in WHERE/HAVING.
 """
 
 from __future__ import annotations

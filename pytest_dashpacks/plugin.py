@@ -1,4 +1,8 @@
-"""pytest hooks, options and markers of pytest-dashpacks. Each hook hands off."""
+"""pytest hooks, options and markers of pytest-dashpacks. Each hook hands off.
+
+Only ``settings`` is imported here: a run without ``--dashpacks`` (or ``--dashpacks-regressions``)
+pays for the options and markers, and each hook returns before importing the rest.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,16 @@ from typing import Any, Generator
 
 import pytest
 
-from . import nodes, settings
-from .report import ledger, run
+from . import settings
 
 CHECK_MARKERS = (
     "load", "syntax", "schema", "bindings", "transpile", "zone", "execute", "timezone", "clock", "volume",
     "kpi", "property", "narrative", "regression", "ledger", "differential",
 )
+
+
+def _on(config: pytest.Config) -> bool:
+    return config.stash[settings.SETTINGS_KEY].enabled
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,34 +36,55 @@ def pytest_configure(config: pytest.Config) -> None:
         "dashpack_regression(id, defect_class, connector=None): pins a fixed dashboard-pack defect; shown in the stability report",
     )
     resolved = settings.Settings.from_config(config)
-    config.stash[nodes.SESSION_KEY] = nodes.DashpacksSession(resolved)
-    run.configure(config)
+    config.stash[settings.SETTINGS_KEY] = resolved
+    if resolved.enabled:
+        from . import nodes
+        from .report import run
+
+        config.stash[nodes.SESSION_KEY] = nodes.DashpacksSession(resolved)
+        run.configure(config)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Any:
-    if not nodes.dashpacks_session(parent.config).settings.enabled:
+    if not _on(parent.config):
         return None
+    from . import nodes
+
     return nodes.collect_file(file_path, parent)
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
-    run.note_marked_regression(item)
+    if _on(item.config):
+        from .report import run
+
+        run.note_marked_regression(item)
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    if nodes.dashpacks_session(config).settings.enabled:
-        ledger.check_ledger_references(session, items)
+    if not _on(config):
+        return
+    from .report import ledger, run
+
+    ledger.check_ledger_references(session, items)
     run.order_and_select(config, items)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    if not _on(item.config):
+        return None
+    from .report import ledger
+
     return ledger.run_ledger_on_reports(item, nextitem)
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
     # Innermost wrapper: held ledger reports are logged before the terminal writes its final progress.
+    if not _on(session.config):
+        return (yield)
+    from .report import run
+
     try:
         result = yield
     except BaseException as exc:
@@ -68,20 +96,32 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    ledger.gather_ledger_reports(node)
+    if _on(node.config):
+        from .report import ledger
+
+        ledger.gather_ledger_reports(node)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
-    run.pin_if_failed(item, call, report)
+    if _on(item.config):
+        from .report import run
+
+        run.pin_if_failed(item, call, report)
     return report
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    run.summarize(terminalreporter, exitstatus, config)
+    if _on(config):
+        from .report import run
+
+        run.summarize(terminalreporter, exitstatus, config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if nodes.SESSION_KEY in config.stash:
-        config.stash[nodes.SESSION_KEY].close()
+    if settings.SETTINGS_KEY in config.stash and _on(config):
+        from . import nodes
+
+        if nodes.SESSION_KEY in config.stash:
+            config.stash[nodes.SESSION_KEY].close()

@@ -131,6 +131,9 @@ class Settings:
         return fixture_root_order(pack_fixtures, self.fixtures, self.rootdir, curated_fixture_root())
 
 
+SETTINGS_KEY = pytest.StashKey[Settings]()
+
+
 def fixture_root_order(pack_fixtures: Path | None, configured: Path | None, rootdir: Path, curated: Path) -> list[Path]:
     """Where a pack's connector is looked for, first match wins: the pack's own ``fixtures:``, the
     option (which overrides the ini), ``<rootdir>/connector_fixtures``, then the curated library."""

@@ -190,3 +190,21 @@ def test_a_narrative_that_shows_a_raw_null_fails_its_item(pytester: pytest.Pytes
     assert outcomes["packs/shop/pack.yml::narrative[daily_orders@nulls]"] == "FAILED", result.stdout.str()
     assert outcomes["packs/shop/pack.yml::narrative[daily_orders@seed]"] == "PASSED"
     result.stdout.fnmatch_lines(["*pack.yml:*: narrative[[]daily_orders@nulls[]]: *None*"])
+
+
+def test_without_dashpacks_the_plugin_imports_only_its_options(pytester: pytest.Pytester) -> None:
+    """A test suite that does not use the plugin pays for its options and markers only: no DuckDB,
+    sqlglot, Hypothesis internals or freezegun, and none of the plugin's own machinery."""
+    import subprocess
+    import sys
+
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    code = (
+        "import sys, pytest\n"
+        "assert pytest.main(['-q', '-p', 'no:cacheprovider', 'test_plain.py']) == 0\n"
+        "ours = sorted(m for m in sys.modules if m.startswith('pytest_dashpacks'))\n"
+        "heavy = [m for m in ('duckdb', 'sqlglot', 'freezegun', 'jinja2', 'psycopg', 'jsonschema') if m in sys.modules]\n"
+        "print('OURS', ours, 'HEAVY', heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=pytester.path, capture_output=True, text=True, check=True)
+    assert "OURS ['pytest_dashpacks', 'pytest_dashpacks.plugin', 'pytest_dashpacks.settings'] HEAVY []" in done.stdout, done.stdout

@@ -48,9 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Any:
     if not _on(parent.config):
         return None
-    from . import nodes
+    from . import collectors
 
-    return nodes.collect_file(file_path, parent)
+    return collectors.collect_file(file_path, parent)
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:

@@ -19,6 +19,7 @@ from .load.yaml import inside
 from .model import Board, ConnectorVersion, Pack, Query, ValuesQuery
 from .nodes import DashpackItem, KpiItem, LedgerItem, LoadItem, QueryItem, RegressionItem, dashpacks_session, pack_dir_of
 from .sql.clock import reads_clock
+from .sql.relevance import query_relevance
 from .sql.zones import zone_item_applies
 
 
@@ -171,12 +172,17 @@ class QueryNode(pytest.Collector):
         if settings.engine is not None and (self.pack.dialect == "postgres" or {"postgres", "redshift"} & set(self.pack.targets)):
             for version in self.versions:
                 yield item(f"differential[postgres@{version.name}]", "differential", version=version)
-        for zone in settings.item_zones(self.pack.timezone):
-            yield item(f"timezone[{zone}]", "timezone", zone=zone)
+        # Only items that can find something (sql.relevance): the rule reads text and errs towards generating.
+        relevance = query_relevance(self.query, self.board, dashpacks_session(self.config).library.connector(self.pack), self.versions)
+        if relevance.reads_time:
+            for zone in settings.item_zones(self.pack.timezone):
+                yield item(f"timezone[{zone}]", "timezone", zone=zone)
         if reads_clock(self.query.sql):
             for instant in CLOCK_INSTANTS:
                 yield item(f"clock[{instant}]", "clock", instant=instant)
         for case in VOLUME_CASES:
+            if (case == "soft_deleted" and not relevance.reads_deleted_marker) or (case == "history" and not relevance.reads_history_marker):
+                continue
             yield item(f"volume[{case}]", "volume", data_case=case)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

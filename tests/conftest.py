@@ -31,6 +31,9 @@ def _preload() -> None:
     for name in ("duckdb", "snowflake", "bigquery", "redshift", "postgres", "databricks", "trino", "mysql", "spark"):
         Dialect.get_or_raise(name)
     import pytest_dashpacks.checks as checks
+    import pytest_dashpacks.collectors  # noqa: F401  (the plugin imports these once --dashpacks is on)
+    import pytest_dashpacks.report.ledger  # noqa: F401
+    import pytest_dashpacks.report.run  # noqa: F401
 
     for kind in checks.KIND_MODULES:  # every check module, with what it imports
         checks.check_kind(kind)

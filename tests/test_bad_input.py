@@ -218,7 +218,7 @@ LOCATED = [
 def test_the_mini_project_is_green(packs, pytester):
     packs(mini_project())
     result = pytester.runpytest("--dashpacks", "packs", "-p", "no:cacheprovider", "--dashpacks-large-rows", "100")
-    result.assert_outcomes(passed=41)
+    result.assert_outcomes(passed=29)  # neither query reads a timestamp or a table with a deletion or history marker
 
 
 @pytest.mark.parametrize("case, files, failing, message", LOCATED, ids=[c[0] for c in LOCATED])

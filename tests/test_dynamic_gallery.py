@@ -39,8 +39,7 @@ DYNAMIC = {
         "*volume?zero?: under volume?zero? the query returns NaN or infinity: fee_rate = nan*",
     ]),
     "soft_deletes": ("not property", ["boards/support.yml::daily::volume[single_row]", "boards/support.yml::daily::volume[zero]",
-                                      "boards/support.yml::daily::volume[soft_deleted]", "boards/support.yml::daily::volume[history]",
-                                      "pack.yml::kpi[daily_tickets]"], [
+                                      "boards/support.yml::daily::volume[soft_deleted]", "pack.yml::kpi[daily_tickets]"], [
         "*volume?soft_deleted?: kpi daily_tickets: adding soft-deleted rows changed bucket *, but the contract excludes them",
         "  likely cause: counts soft-deleted rows (_fivetran_deleted = true)",
     ]),
@@ -48,8 +47,8 @@ DYNAMIC = {
                                       "boards/subscriptions.yml::daily_new::volume[history]", "pack.yml::kpi[new_subscriptions]"], [
         "*volume?history?: kpi new_subscriptions: adding inactive history rows changed bucket *, but the contract excludes them",
     ]),
-    "fan_out": ("not property", ["boards/sales.yml::daily::volume[nulls]", "boards/sales.yml::daily::volume[history]", "pack.yml::kpi[daily_sales]"], [
-        "*volume?history?: kpi daily_sales: under volume?history? the query totals *, more than the oracle's *",
+    "fan_out": ("not property", ["boards/sales.yml::daily::volume[nulls]", "pack.yml::kpi[daily_sales]"], [
+        "*volume?nulls?: kpi daily_sales: under volume?nulls? the query totals *, more than the oracle's *",
         "  likely cause: a join fans out (several result rows per source row)",
     ]),
     "tied_limit": ("not property", ["boards/customers.yml::top_customers::timezone[America/Los_Angeles]"], [

@@ -1,0 +1,72 @@
+"""Which data items can find something in a query, decided at collection from text alone.
+
+An item is generated only when its defect can occur: ``timezone[...]`` when the query can read a
+timestamp, a date or the clock, or cuts rows with LIMIT (the item also proves the cut is deterministic); ``volume[soft_deleted]`` and ``volume[history]`` when it can read a
+table that has the declared ``role: deleted`` or ``role: active`` marker. The rules read the query's
+template text, with the queries it pastes and the connector models it refs, and err towards
+generating: a name that merely appears, a ``*`` or a time keyword is enough.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..model import Board, Connector, ConnectorVersion, Query
+from .clock import reads_clock
+
+_PASTED = re.compile(r"queries\.(\w+)")
+_REFS = re.compile(r"""ref\(\s*['"]([^'"]+)['"]""")
+_TEMPORAL_TYPE = re.compile(r"^\s*(date|time|timestamp|datetime|interval)", re.IGNORECASE)
+# Time words a query can use without naming a stored column: typed literals, conversions, zone maths.
+_TIME_WORDS = re.compile(
+    r"\b(date|time|timestamp|timestamptz|datetime|interval|extract|date_trunc|date_part|at\s+time\s+zone|convert_timezone|"
+    r"to_timestamp|to_date|strftime|strptime|epoch)\b",
+    re.IGNORECASE,
+)
+
+
+_CUTS_ROWS = re.compile(r"\b(limit|top|qualify|fetch\s+first|row_number|rank|dense_rank)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Relevance:
+    reads_time: bool
+    reads_deleted_marker: bool
+    reads_history_marker: bool
+
+
+def readable_text(query: Query, board: Board, connector: Connector) -> str:
+    """The query's template with the queries it pastes and the models it refs (their SQL), lower-cased."""
+    texts, pending, seen = [], [query.sql], set()
+    models = {m.name: m.sql for m in connector.models}
+    while pending:
+        text = pending.pop()
+        texts.append(text)
+        for name in _PASTED.findall(text):
+            other = board.query(name)
+            if other is not None and ("q", name) not in seen:
+                seen.add(("q", name))
+                pending.append(other.sql)
+        for name in _REFS.findall(text):
+            if name in models and ("m", name) not in seen:
+                seen.add(("m", name))
+                pending.append(models[name])
+    return "\n".join(texts).lower()
+
+
+def _names_any(text: str, names: Iterable[str]) -> bool:
+    words = set(re.findall(r"[a-z_][a-z0-9_$]*", text))
+    return any(name.lower() in words for name in names)
+
+
+def query_relevance(query: Query, board: Board, connector: Connector, versions: Iterable[ConnectorVersion]) -> Relevance:
+    text = readable_text(query, board, connector)
+    tables = [t for v in versions for t in v.tables.values()]
+    temporal = {c.name for t in tables for c in t.columns if _TEMPORAL_TYPE.match(c.type)}
+    star = "*" in re.sub(r"count\s*\(\s*\*\s*\)", "", text)
+    reads_time = star or reads_clock(text) or bool(_TIME_WORDS.search(text) or _CUTS_ROWS.search(text)) or _names_any(text, temporal)
+    deleted = {t.name for t in tables if t.role_columns("deleted")}
+    history = {t.name for t in tables if t.role_columns("active")}
+    return Relevance(reads_time, _names_any(text, deleted), _names_any(text, history))

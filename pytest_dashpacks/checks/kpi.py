@@ -19,10 +19,8 @@ def contract_of(ctx: CheckContext) -> KpiContract:
 
 def kpi_query(ctx: CheckContext, kpi: KpiContract, *, zone_sensitive: bool = True) -> tuple[Any, Any, str]:
     """The KPI's board, query and DuckDB SQL, once the query's own items would not report first."""
-    from ..load.packs import board_files
-
     session, pack = ctx.session, ctx.pack
-    path = next((p for p in board_files(pack.directory) if p.stem == kpi.board), None)
+    path = session.library.board_paths(pack).get(kpi.board)
     if path is None:
         raise CheckSkipped(f"board {kpi.board} does not exist; see pack.yml::load")
     try:

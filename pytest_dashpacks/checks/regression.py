@@ -7,7 +7,6 @@ from typing import Any
 
 from ..engines.results import row_diff
 from ..errors import CheckFailure, DashpacksError, SqlExcerpt
-from ..load.packs import board_files
 from ..load.regressions import RegressionCase, parse_instant
 from ..load.seeds import first_uncastable
 from ..load.yaml import did_you_mean
@@ -24,7 +23,7 @@ def run_case(ctx: CheckContext, case: RegressionCase) -> tuple[Any, str | None, 
     from ..sql.render import render_sql
 
     session, pack, doc = ctx.session, ctx.pack, case.doc
-    boards = {p.stem: p for p in board_files(pack.directory)}
+    boards = session.library.board_paths(pack)
     if case.board not in boards:
         raise doc.error(f"board {case.board!r} does not exist{did_you_mean(case.board, sorted(boards))}", ("board",))
     board = session.library.board(boards[case.board], pack.directory)

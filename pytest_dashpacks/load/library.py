@@ -108,6 +108,12 @@ class PackLibrary:
     def board(self, path: Path, pack_dir: Path) -> Board:
         return self._memo.get(("board", path), lambda: load_board(path, pack_dir))
 
+    def board_paths(self, pack: Pack) -> dict[str, Path]:
+        """The pack's boards by name (file stem), listed once: checks ask here instead of the file system."""
+        from .packs import board_files
+
+        return self._memo.get(("board-paths", pack.directory), lambda: {p.stem: p for p in board_files(pack.directory)})
+
     def query_nodeid(self, query: Query) -> str:
         """``<board file>::<query>`` as pytest names the query's node (relative to the rootdir)."""
         return f"{relative_posix(query.span.path, self.settings.rootdir)}::{query.name}"

@@ -19,7 +19,7 @@ from .load.yaml import inside
 from .model import Board, ConnectorVersion, Pack, Query, ValuesQuery
 from .nodes import DashpackItem, KpiItem, LedgerItem, LoadItem, QueryItem, RegressionItem, dashpacks_session, pack_dir_of
 from .sql.clock import reads_clock
-from .sql.relevance import query_relevance
+from .sql.relevance import marked_names, query_relevance
 from .sql.zones import zone_item_applies
 
 
@@ -173,7 +173,10 @@ class QueryNode(pytest.Collector):
             for version in self.versions:
                 yield item(f"differential[postgres@{version.name}]", "differential", version=version)
         # Only items that can find something (sql.relevance): the rule reads text and errs towards generating.
-        relevance = query_relevance(self.query, self.board, dashpacks_session(self.config).library.connector(self.pack), self.versions)
+        session = dashpacks_session(self.config)
+        fixture = session.library.connector(self.pack)
+        names = session.cached(("marked-names", fixture.path, tuple(v.name for v in self.versions)), lambda: marked_names(self.versions))
+        relevance = query_relevance(self.query, self.board, fixture, names)
         if relevance.reads_time:
             for zone in settings.item_zones(self.pack.timezone):
                 yield item(f"timezone[{zone}]", "timezone", zone=zone)

@@ -56,17 +56,27 @@ def readable_text(query: Query, board: Board, connector: Connector) -> str:
     return "\n".join(texts).lower()
 
 
-def _names_any(text: str, names: Iterable[str]) -> bool:
-    words = set(re.findall(r"[a-z_][a-z0-9_$]*", text))
-    return any(name.lower() in words for name in names)
+@dataclass(frozen=True)
+class MarkedNames:
+    """Lower-cased names the rules look for in the versions a pack checks; built once per pack."""
+
+    temporal_columns: frozenset[str]
+    deleted_tables: frozenset[str]  # tables with a ``role: deleted`` column
+    history_tables: frozenset[str]  # tables with a ``role: active`` column
 
 
-def query_relevance(query: Query, board: Board, connector: Connector, versions: Iterable[ConnectorVersion]) -> Relevance:
-    text = readable_text(query, board, connector)
+def marked_names(versions: Iterable[ConnectorVersion]) -> MarkedNames:
     tables = [t for v in versions for t in v.tables.values()]
-    temporal = {c.name for t in tables for c in t.columns if _TEMPORAL_TYPE.match(c.type)}
+    return MarkedNames(
+        frozenset(c.name.lower() for t in tables for c in t.columns if _TEMPORAL_TYPE.match(c.type)),
+        frozenset(t.name.lower() for t in tables if t.role_columns("deleted")),
+        frozenset(t.name.lower() for t in tables if t.role_columns("active")),
+    )
+
+
+def query_relevance(query: Query, board: Board, connector: Connector, names: MarkedNames) -> Relevance:
+    text = readable_text(query, board, connector)
+    words = set(re.findall(r"[a-z_][a-z0-9_$]*", text))
     star = "*" in re.sub(r"count\s*\(\s*\*\s*\)", "", text)
-    reads_time = star or reads_clock(text) or bool(_TIME_WORDS.search(text) or _CUTS_ROWS.search(text)) or _names_any(text, temporal)
-    deleted = {t.name for t in tables if t.role_columns("deleted")}
-    history = {t.name for t in tables if t.role_columns("active")}
-    return Relevance(reads_time, _names_any(text, deleted), _names_any(text, history))
+    reads_time = star or reads_clock(text) or bool(_TIME_WORDS.search(text) or _CUTS_ROWS.search(text)) or bool(words & names.temporal_columns)
+    return Relevance(reads_time, bool(words & names.deleted_tables), bool(words & names.history_tables))

@@ -30,13 +30,15 @@ def _preload() -> None:
 
     for name in ("duckdb", "snowflake", "bigquery", "redshift", "postgres", "databricks", "trino", "mysql", "spark"):
         Dialect.get_or_raise(name)
-    import pytest_dashpacks.checks as checks
-    import pytest_dashpacks.collectors  # noqa: F401  (the plugin imports these once --dashpacks is on)
-    import pytest_dashpacks.report.ledger  # noqa: F401
-    import pytest_dashpacks.report.run  # noqa: F401
+    import importlib
+    import pkgutil
 
-    for kind in checks.KIND_MODULES:  # every check module, with what it imports
-        checks.check_kind(kind)
+    import pytest_dashpacks
+
+    # Every module of the plugin, which imports most of them only once --dashpacks is on: a module first
+    # imported inside one in-process run would be a different object in the next (and a monkeypatch on it lost).
+    for module in pkgutil.walk_packages(pytest_dashpacks.__path__, "pytest_dashpacks."):
+        importlib.import_module(module.name)
     del sqlglot
 
 

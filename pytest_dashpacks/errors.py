@@ -122,6 +122,12 @@ class CheckSkipped(Exception):
         self.reason = reason
 
 
+def first_line(exc: BaseException) -> str:
+    """A library error's first line (its type when it has no message), for a one-line failure."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def excerpt_lines(text: str, line: int, column: int = 0, *, context: int = 2, width: int = 1) -> list[str]:
     """Numbered lines around ``line`` with a caret under ``column`` (both 1-based)."""
     lines = text.splitlines()

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..data.rows import Rows
-from ..errors import CheckFailure, SqlExcerpt
+from ..errors import CheckFailure, SqlExcerpt, first_line
 from ..load.seeds import read_seed
 from ..model import Connector, ConnectorVersion, TableSpec
 from ..sql.render import MODEL_SCHEMA
@@ -180,21 +180,24 @@ def _insert(con: Any, table: TableSpec, rows: list[dict[str, Any]], chunk: int =
         con.execute(f"INSERT INTO {table_sql(table)} SELECT {casts} FROM (VALUES {values}) AS v({aliases})")
 
 
+def value_text(value: Any) -> str:
+    """A row value as the text an engine casts to the column's declared type (seed values are text already)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
+    return str(value)
+
+
 def varchar_literal(value: Any) -> str:
     """A value as VARCHAR SQL text (NULL stays NULL); the cast to the column type follows."""
     if value is None:
         return "NULL::VARCHAR"
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, float) and not math.isfinite(value):
-        text = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    elif isinstance(value, (int, float, Decimal)):
-        text = str(value)
-    elif hasattr(value, "isoformat"):
-        text = value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
-    else:
-        text = str(value)
-    return "'" + text.replace("'", "''") + "'"
+    return "'" + value_text(value).replace("'", "''") + "'"
 
 
 class Sandbox:
@@ -259,12 +262,12 @@ class Sandbox:
             ) from None
         except duckdb.PermissionException as exc:
             raise SandboxViolation(
-                f"refused by the sandbox: {_first_line(exc)}", sql=SqlExcerpt(sql), defect_class="rendering"
+                f"refused by the sandbox: {first_line(exc)}", sql=SqlExcerpt(sql), defect_class="rendering"
             ) from None
         except duckdb.OutOfMemoryException as exc:
-            raise SandboxViolation(f"the query ran out of memory: {_first_line(exc)}", sql=SqlExcerpt(sql), defect_class="volume") from None
+            raise SandboxViolation(f"the query ran out of memory: {first_line(exc)}", sql=SqlExcerpt(sql), defect_class="volume") from None
         except duckdb.Error as exc:
-            raise CheckFailure(f"DuckDB: {_first_line(exc)}", sql=SqlExcerpt(sql), defect_class="schema_drift") from None
+            raise CheckFailure(f"DuckDB: {first_line(exc)}", sql=SqlExcerpt(sql), defect_class="schema_drift") from None
         finally:
             con.execute("ROLLBACK")
         return QueryResult(tuple(d[0] for d in description), tuple(str(d[1]) for d in description), tuple(rows))
@@ -296,9 +299,5 @@ def _interrupt_until_done(con: Any, future: Any) -> None:
     while not future.done():
         con.interrupt()
         wait_for([future], timeout=0.05)
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0]
 
 

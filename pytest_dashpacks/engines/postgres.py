@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import CheckFailure, SqlExcerpt
+from ..errors import CheckFailure, SqlExcerpt, first_line
 from ..model import Connector, ConnectorVersion, TableSpec
-from .duckdb import SandboxViolation
+from .duckdb import SandboxViolation, value_text
 from .results import QueryResult
 
 READER = "dashpacks_reader"  # + the engine's suffix: each worker and run has its own role and password
@@ -126,7 +126,7 @@ class PostgresEngine:
                 self._failure = f"PostgreSQL engine unavailable: {exc}"
                 raise EngineUnavailable(self._failure) from None
             except _psycopg_error() as exc:
-                self._failure = f"PostgreSQL engine unavailable: {str(exc).strip().splitlines()[0]}"
+                self._failure = f"PostgreSQL engine unavailable: {first_line(exc)}"
                 raise EngineUnavailable(self._failure) from None
         return self._admin
 
@@ -151,7 +151,7 @@ class PostgresEngine:
         try:
             database.load(connector, version, rows, models)
         except _psycopg_error() as exc:  # a type or value PostgreSQL does not take: the items say so and skip
-            raise EngineUnavailable(f"cannot load {version.label} into PostgreSQL: {_first_line(exc)}") from None
+            raise EngineUnavailable(f"cannot load {version.label} into PostgreSQL: {first_line(exc)}") from None
         return database
 
     def close(self) -> None:
@@ -237,7 +237,7 @@ class PostgresDatabase:
             text = sqlglot.transpile(duckdb_sql, read="duckdb", write="postgres")[0]
             con.execute(sql.SQL("CREATE VIEW models.{} AS ").format(sql.Identifier(model)) + sql.SQL(text))  # type: ignore[operator]
         except (psycopg.Error, sqlglot.errors.SqlglotError) as exc:
-            self.model_errors[model] = str(exc).strip().splitlines()[0]
+            self.model_errors[model] = first_line(exc)
 
     def run(self, sql_text: str) -> QueryResult:
         """Run one SELECT as the read-only role in a transaction that is rolled back."""
@@ -262,11 +262,11 @@ class PostgresDatabase:
             ) from None
         except psycopg.errors.InsufficientPrivilege as exc:
             con.rollback()
-            raise SandboxViolation(f"refused by the PostgreSQL sandbox: {_first_line(exc)}", sql=_located(sql_text, exc),
+            raise SandboxViolation(f"refused by the PostgreSQL sandbox: {first_line(exc)}", sql=_located(sql_text, exc),
                                    defect_class="rendering") from None
         except psycopg.Error as exc:
             con.rollback()
-            raise CheckFailure(f"PostgreSQL: {_first_line(exc)}", sql=_located(sql_text, exc), defect_class="rendering") from None
+            raise CheckFailure(f"PostgreSQL: {first_line(exc)}", sql=_located(sql_text, exc), defect_class="rendering") from None
         con.rollback()
         if len(rows) > self.max_rows:
             raise SandboxViolation(f"the query returns more than {self.max_rows:,} rows (dashpacks_max_rows)", sql=SqlExcerpt(sql_text),
@@ -299,27 +299,13 @@ def _create_and_fill(con: Any, table: TableSpec, rows: list[dict[str, Any]]) -> 
     copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(target, sql.SQL(", ").join(sql.Identifier(n) for n in names))
     with con.cursor() as cur, cur.copy(copy_sql) as copy:
         for row in rows:
-            copy.write_row([_text(row.get(name)) for name in names])
-
-
-def _text(value: Any) -> Any:
-    """A row value as COPY text: the server parses it into the declared type, as the DuckDB loader's cast does."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if hasattr(value, "isoformat"):
-        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
-    return str(value)
+            # COPY text: the server parses each value into the declared type, as the DuckDB loader's cast does.
+            copy.write_row([None if row.get(name) is None else value_text(row.get(name)) for name in names])
 
 
 def _type_name(con: Any, oid: int) -> str:
     info = con.adapters.types.get(oid)
     return info.name if info is not None else str(oid)
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _located(sql_text: str, exc: Any) -> SqlExcerpt:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, SourceSpan
+from ..errors import ConfigError, SourceSpan, first_line
 from .yaml import closest, read_text
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def type_error(type_name: str) -> str | None:
     try:
         duckdb.sqltype(type_name)
     except (duckdb.Error, RuntimeError, ValueError) as exc:
-        return str(exc).strip().splitlines()[0]
+        return first_line(exc)
     return None
 
 

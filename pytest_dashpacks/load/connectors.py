@@ -7,7 +7,6 @@ cite the change (and its note) that broke a query.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -139,15 +138,13 @@ def _rendered_models(connector: Connector) -> dict[str, str]:
     return out
 
 
-_REF = re.compile(r"""\bref\(\s*['"]([^'"]+)['"]""")
-
-
 def _check_ref_cycles(connector: Connector) -> None:
     """Models that ref each other in a cycle never build: one ConfigError at the ref that closes it."""
     from ..errors import ConfigError, SourceSpan
+    from ..sql.render import REF_CALL
 
     models = {m.name: m for m in connector.models}
-    refs = {m.name: [r for r in _REF.findall(m.sql) if r in models] for m in connector.models}
+    refs = {m.name: [r for r in REF_CALL.findall(m.sql) if r in models] for m in connector.models}
     done: set[str] = set()
 
     def visit(name: str, path: tuple[str, ...]) -> None:
@@ -155,7 +152,7 @@ def _check_ref_cycles(connector: Connector) -> None:
             if target in path:
                 cycle = path[path.index(target):] + (name, target) if target != name else (name, name)
                 model = models[name]
-                line = next((n for n, text in enumerate(model.sql.splitlines(), 1) if _REF.search(text) and target in text), 1)
+                line = next((n for n, text in enumerate(model.sql.splitlines(), 1) if REF_CALL.search(text) and target in text), 1)
                 raise ConfigError(
                     f"model {name}: models reference each other in a cycle: {' -> '.join(dict.fromkeys(cycle[:-1]))} -> {target}",
                     SourceSpan(model.path, line, 1),

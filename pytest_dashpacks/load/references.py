@@ -7,13 +7,11 @@ its connector's models.
 
 from __future__ import annotations
 
-import re
-
 from ..errors import ConfigError, RenderError, SourceSpan
 from ..kpi.oracle import source_table
 from ..model import Board, Connector, Pack, Query
 from ..sql.pipeline import located
-from ..sql.render import name_line, template_names
+from ..sql.render import PASTED_QUERY, REF_CALL, name_line, template_names
 from .library import PackLibrary
 from .packs import board_files
 from .yaml import did_you_mean, load_yaml
@@ -74,13 +72,13 @@ def check_board_references(connector: Connector, board: Board) -> None:
             raise _template_error(
                 query, name, f"query {query.name!r} uses unknown variable {name!r}{did_you_mean(name, sorted(declared))}"
             )
-        for match in re.finditer(r"queries\.(\w+)", query.sql):
+        for match in PASTED_QUERY.finditer(query.sql):
             if match.group(1) not in sql_queries:
                 raise _template_error(
                     query, match.group(0),
                     f"query {query.name!r} expands unknown query {match.group(1)!r}{did_you_mean(match.group(1), sorted(sql_queries))}",
                 )
-        for match in re.finditer(r"ref\(\s*['\"]([^'\"]+)['\"]", query.sql):
+        for match in REF_CALL.finditer(query.sql):
             if match.group(1) not in models:
                 raise _template_error(
                     query, match.group(0),

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 from ..model import Board, Connector, ConnectorVersion, Query
 from .clock import reads_clock
+from .render import PASTED_QUERY, REF_CALL
 
-_PASTED = re.compile(r"queries\.(\w+)")
-_REFS = re.compile(r"""ref\(\s*['"]([^'"]+)['"]""")
 _TEMPORAL_TYPE = re.compile(r"^\s*(date|time|timestamp|datetime|interval)", re.IGNORECASE)
 # Time words a query can use without naming a stored column: typed literals, conversions, zone maths.
 _TIME_WORDS = re.compile(
@@ -44,12 +43,12 @@ def readable_text(query: Query, board: Board, connector: Connector) -> str:
     while pending:
         text = pending.pop()
         texts.append(text)
-        for name in _PASTED.findall(text):
+        for name in PASTED_QUERY.findall(text):
             other = board.query(name)
             if other is not None and ("q", name) not in seen:
                 seen.add(("q", name))
                 pending.append(other.sql)
-        for name in _REFS.findall(text):
+        for name in REF_CALL.findall(text):
             if name in models and ("m", name) not in seen:
                 seen.add(("m", name))
                 pending.append(models[name])

@@ -27,6 +27,9 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _OPERATORS = {"=", "!=", "<>", "<", "<=", ">", ">=", "in", "not in", "like", "ilike", "not like"}
 _GLOBALS = {"ref", "source", "filter", "filter_date_range", "queries", "variables"}
+# How a template names another query it pastes and a model it reads, for the rules that read template text.
+PASTED_QUERY = re.compile(r"queries\.(\w+)")
+REF_CALL = re.compile(r"""ref\(\s*['"]([^'"]+)['"]""")
 
 
 @dataclass(frozen=True)

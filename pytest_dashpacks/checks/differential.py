@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..engines.postgres import EngineUnavailable
-from ..engines.results import QueryResult, row_multiset
+from ..engines.results import QueryResult, normalized, row_multiset
 from ..errors import CheckFailure, CheckSkipped, SqlExcerpt
 from . import CheckContext, register
 from .prerequisites import require_resolved, require_runs
@@ -153,7 +153,7 @@ def _order_keys(pg_sql: str, columns: tuple[str, ...]) -> list[int]:
 
 
 def _keys_of(rows: tuple[tuple[Any, ...], ...], keys: list[int]) -> list[tuple[Any, ...]]:
-    return [tuple(row_multiset([tuple(row[k] for k in keys)])[0]) for row in rows]
+    return [tuple(normalized(row[k]) for k in keys) for row in rows]
 
 
 def _construct_of_error(message: str, pg_sql: str) -> str:

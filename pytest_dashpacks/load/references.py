@@ -13,7 +13,6 @@ from ..model import Board, Connector, Pack, Query
 from ..sql.pipeline import located
 from ..sql.render import PASTED_QUERY, REF_CALL, name_line, template_names
 from .library import PackLibrary
-from .packs import board_files
 from .yaml import did_you_mean, load_yaml
 
 
@@ -23,15 +22,15 @@ def check_pack_references(library: PackLibrary, pack: Pack) -> None:
     connector = library.connector(pack)
     library.versions(pack)  # the zone was checked when pack.yml loaded (packs.check_zone)
     library.models_sql(pack)  # types, models and seeds check out
-    paths = board_files(pack.directory)
+    paths = library.board_paths(pack)
     if not paths:
         raise doc.error(f"pack {pack.name} has no boards: expected YAML files under {pack.directory / 'boards'}", ())
     boards: dict[str, Board | None] = {}
-    for path in paths:
+    for stem, path in paths.items():
         try:
-            boards[path.stem] = library.board(path, pack.directory)
+            boards[stem] = library.board(path, pack.directory)
         except ConfigError:
-            boards[path.stem] = None  # the board's own load item reports it
+            boards[stem] = None  # the board's own load item reports it
     for kpi in pack.kpis:
         where = ("kpis", kpi.name)
         if kpi.board not in boards:

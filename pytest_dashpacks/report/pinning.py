@@ -74,11 +74,10 @@ def pinned_case(
 ) -> PinnedCase:
     """The regression case reproducing a failing ``check`` item (its ``kpi``, or its session ``zone``) from
     what it recorded (board, query, version, timezone, rows, now); Unpinnable when the failure does not reproduce."""
-    from ..load.packs import board_files
     from .shrinking import Budget, drop_columns, shrink_rows
 
     version = next(v for v in session.library.versions(pack) if v.name == record["version"])
-    path = next(p for p in board_files(pack.directory) if p.stem == record["board"])
+    path = session.library.board_paths(pack)[record["board"]]
     board = session.library.board(path, pack.directory)
     query = board.query(record["query"])
     sql = session.queries.runnable(pack, board, query, version)

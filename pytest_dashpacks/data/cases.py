@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -114,7 +115,20 @@ def _boundary_case(inputs: CaseInputs) -> Rows:
     """The seed plus rows at every edge of the reporting zone's 2024 calendar."""
     instants = boundary_instants(inputs.zone, [2024])
     extra = generate_rows(inputs.version, inputs.zone, rows_per_table=len(instants), seed=11, instants=instants)
-    return {key: inputs.seed.get(key, []) + extra.get(key, []) for key in dict.fromkeys([*inputs.seed, *extra])}
+    return with_rows(inputs.seed, extra)
+
+
+def clock_case(version: ConnectorVersion, zone: str, seed: Rows, instant: dt.datetime) -> Rows:
+    """The seed plus rows on both sides of a frozen instant (aware UTC): a second to a month away."""
+    utc = instant.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    offsets = [dt.timedelta(seconds=s) for s in (1, 60, 3600, 86400, 7 * 86400, 31 * 86400)]
+    instants = sorted({utc + sign * o for o in offsets for sign in (1, -1)})
+    return with_rows(seed, generate_rows(version, zone, rows_per_table=len(instants), seed=5, instants=instants))
+
+
+def with_rows(rows: Rows, extra: Rows) -> Rows:
+    """``rows`` with ``extra``'s rows appended, table by table."""
+    return {key: rows.get(key, []) + extra.get(key, []) for key in dict.fromkeys([*rows, *extra])}
 
 
 DATASETS: dict[str, Callable[[CaseInputs], Rows]] = {

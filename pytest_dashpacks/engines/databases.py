@@ -52,15 +52,10 @@ class Databases:
 
     def clock_dataset(self, pack: Pack, version: ConnectorVersion, instant: dt.datetime) -> Any:
         """The seed plus rows on both sides of a frozen instant (aware UTC)."""
-        from ..data.rows import generate_rows
+        from ..data.cases import clock_case
 
         def build() -> Any:
-            utc = instant.astimezone(dt.timezone.utc).replace(tzinfo=None)
-            offsets = [dt.timedelta(seconds=s) for s in (1, 60, 3600, 86400, 7 * 86400, 31 * 86400)]
-            instants = sorted({utc + sign * o for o in offsets for sign in (1, -1)})
-            extra = generate_rows(version, pack.timezone, rows_per_table=len(instants), seed=5, instants=instants)
-            seed = self.fixture_db(pack, version).seed
-            return {k: seed.get(k, []) + extra.get(k, []) for k in dict.fromkeys([*seed, *extra])}
+            return clock_case(version, pack.timezone, self.fixture_db(pack, version).seed, instant)
 
         return self._memo.get(("clock-dataset", pack.manifest, version.name, instant.isoformat()), build)
 

@@ -184,7 +184,11 @@ class QueryNode(pytest.Collector):
             for instant in CLOCK_INSTANTS:
                 yield item(f"clock[{instant}]", "clock", instant=instant)
         for case in VOLUME_CASES:
-            if (case == "soft_deleted" and not relevance.reads_deleted_marker) or (case == "history" and not relevance.reads_history_marker):
+            if (
+                (case == "soft_deleted" and not relevance.reads_deleted_marker)
+                or (case == "history" and not relevance.reads_history_marker)
+                or (case == "large" and not relevance.scales_with_rows)
+            ):
                 continue
             yield item(f"volume[{case}]", "volume", data_case=case)
 

@@ -2,7 +2,8 @@
 
 An item is generated only when its defect can occur: ``timezone[...]`` when the query can read a
 timestamp, a date or the clock, or cuts rows with LIMIT (the item also proves the cut is deterministic); ``volume[soft_deleted]`` and ``volume[history]`` when it can read a
-table that has the declared ``role: deleted`` or ``role: active`` marker. The rules read the query's
+table that has the declared ``role: deleted`` or ``role: active`` marker; ``volume[large]`` when it joins,
+uses a window function or aggregates (what can fan out, blow up or slow down over 200,000-row tables). The rules read the query's
 template text, with the queries it pastes and the connector models it refs, and err towards
 generating: a name that merely appears, a ``*`` or a time keyword is enough.
 """
@@ -27,6 +28,13 @@ _TIME_WORDS = re.compile(
 
 
 _CUTS_ROWS = re.compile(r"\b(limit|top|qualify|fetch\s+first|row_number|rank|dense_rank)\b", re.IGNORECASE)
+# What grows with table size: joins (also comma joins), windows, grouping and aggregate functions.
+_SCALES = re.compile(
+    r"\b(join|over|group\s+by|distinct|union|intersect|except|count|sum|avg|min|max|median|mode|quantile\w*|percentile\w*|"
+    r"stddev\w*|var_\w+|variance|string_agg|listagg|array_agg|group_concat|any_value|arg_max|arg_min|approx_\w+|bool_and|bool_or)\b"
+    r"|\bfrom\s+[^()]*?,",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -34,10 +42,11 @@ class Relevance:
     reads_time: bool
     reads_deleted_marker: bool
     reads_history_marker: bool
+    scales_with_rows: bool
 
 
 def readable_text(query: Query, board: Board, connector: Connector) -> str:
-    """The query's template with the queries it pastes and the models it refs (their SQL), lower-cased."""
+    """The query's template with the queries it pastes and the models it reads (their SQL), lower-cased."""
     texts, pending, seen = [], [query.sql], set()
     models = {m.name: m.sql for m in connector.models}
     while pending:
@@ -48,7 +57,8 @@ def readable_text(query: Query, board: Board, connector: Connector) -> str:
             if other is not None and ("q", name) not in seen:
                 seen.add(("q", name))
                 pending.append(other.sql)
-        for name in REF_CALL.findall(text):
+        # A model is read through ref() or, since models are views, by its bare name.
+        for name in {*REF_CALL.findall(text), *(m for m in models if m.lower() in text.lower())}:
             if name in models and ("m", name) not in seen:
                 seen.add(("m", name))
                 pending.append(models[name])
@@ -78,4 +88,4 @@ def query_relevance(query: Query, board: Board, connector: Connector, names: Mar
     words = set(re.findall(r"[a-z_][a-z0-9_$]*", text))
     star = "*" in re.sub(r"count\s*\(\s*\*\s*\)", "", text)
     reads_time = star or reads_clock(text) or bool(_TIME_WORDS.search(text) or _CUTS_ROWS.search(text)) or bool(words & names.temporal_columns)
-    return Relevance(reads_time, bool(words & names.deleted_tables), bool(words & names.history_tables))
+    return Relevance(reads_time, bool(words & names.deleted_tables), bool(words & names.history_tables), bool(_SCALES.search(text)))

@@ -27,6 +27,24 @@ def dashpacks_session(config: pytest.Config) -> DashpacksSession:
     return config.stash[SESSION_KEY]
 
 
+def release_finished(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Free databases no later item of the pack needs: all of them after its last item, and its small
+    ones before its ``volume[large]`` items (which run last in a pack): memory stays one pack's worth."""
+    pack = getattr(item, "pack", None)
+    if pack is None:
+        return
+    following = getattr(nextitem, "pack", None)
+    databases = dashpacks_session(item.config).databases
+    if following is None or following.manifest != pack.manifest:
+        databases.release(lambda key: key[1] == pack.manifest)
+    elif _is_large(nextitem) and not _is_large(item):
+        databases.release(lambda key: key[1] == pack.manifest and key[-1] != "large")
+
+
+def _is_large(item: pytest.Item | None) -> bool:
+    return getattr(item, "check", None) == "volume" and getattr(item, "data_case", None) == "large"
+
+
 def pack_dir_of(path: Path, folder: str) -> Path | None:
     """The pack directory when ``path`` lies under ``<pack>/<folder>/``."""
     for parent in path.parents:

@@ -102,6 +102,14 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         ledger.gather_ledger_reports(node)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if _on(item.config):
+        from . import nodes
+
+        nodes.release_finished(item, nextitem)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
@@ -109,6 +117,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         from .report import run
 
         run.pin_if_failed(item, call, report)
+        run.forget_record(item, report)
     return report
 
 

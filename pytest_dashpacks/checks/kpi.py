@@ -54,7 +54,6 @@ def check_kpi(ctx: CheckContext) -> None:
     ctx.record.update(board=kpi.board, query=kpi.query, version=version.name, timezone=pack.timezone,
                       rows={key: rows.get(key, []) for key in tables}, **{"class": "timezone"})
     result = run_kpi(session.databases.sandbox(pack, version, "boundary"), sql, kpi)
-    ctx.record["result"] = result
     require_columns(kpi, result.columns)
     source = source_rows(version, kpi, rows)
     stored = stored_zone(version, kpi)

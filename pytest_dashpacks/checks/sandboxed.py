@@ -41,18 +41,18 @@ def require_bindings(ctx: CheckContext) -> None:
         pass  # the static item cannot tell: the run is the evidence
 
 
-def run_located(sandbox: Sandbox, sql: str, span: Any, what: str = "", zone: str | None = None) -> QueryResult:
+def run_located(sandbox: Sandbox, sql: str, span: Any, what: str = "", zone: str | None = None, keep: Any = None) -> QueryResult:
     """Run a query; a failure is located at ``span`` and its message prefixed with ``what``."""
     try:
-        return sandbox.run(sql, zone)
+        return sandbox.run(sql, zone, keep)
     except DashpacksError as exc:
         raise exc.replaced(span=span, message=f"{what}: {exc.message}" if what else exc.message) from None
 
 
-def run(ctx: CheckContext, sandbox: Sandbox, sql: str, what: str = "", zone: str | None = None) -> QueryResult:
-    """Run and locate any failure at the query's line in the board."""
+def run(ctx: CheckContext, sandbox: Sandbox, sql: str, what: str = "", zone: str | None = None, keep: Any = None) -> QueryResult:
+    """Run and locate any failure at the query's line in the board (``keep``: see :meth:`Sandbox.run`)."""
     assert ctx.query is not None
-    return run_located(sandbox, sql, ctx.query.span, what, zone)
+    return run_located(sandbox, sql, ctx.query.span, what, zone, keep)
 
 
 def newest(ctx: CheckContext) -> Any:

@@ -62,23 +62,36 @@ class Databases:
     def sandbox(self, pack: Pack, version: ConnectorVersion, case: str) -> Any:
         """A shared read-only database for a data case (board queries only read, so items stay isolated),
         with a session in UTC, every ``dashpacks_timezones`` zone and the pack's zone."""
+        assert case != "large", "large_sandbox() fills the tables a query reads"
+        zones = tuple(dict.fromkeys(self.settings.timezones + (pack.timezone,)))
+        return self._memo.get(
+            ("sandbox", pack.manifest, version.name, case), lambda: self.fixture_db(pack, version).open(self.dataset(pack, version, case), zones=zones)
+        )
+
+    def large_sandbox(self, pack: Pack, version: ConnectorVersion, tables: list[str]) -> Any:
+        """The ``large`` database with ``tables`` (keys) filled: ``large_rows`` rows each, made in SQL one
+        table at a time as queries first read them, in a file under DuckDB's memory limit rather than in
+        memory. Only the latest one is kept."""
+        import tempfile
+
         from ..data.large import large_rows_sql
 
         zones = tuple(dict.fromkeys(self.settings.timezones + (pack.timezone,)))
+        key = ("sandbox", pack.manifest, version.name, "large")
+        self.release(lambda k: k[0] == "sandbox" and k[3] == "large" and k != key)
 
         def build() -> Any:
-            db = self.fixture_db(pack, version)
-            if case == "large":
-                fill = {t.key: large_rows_sql(t, self.settings.large_rows) for t in version.tables.values()}
-                return db.open({}, fill=fill, zones=zones)
-            return db.open(self.dataset(pack, version, case), zones=zones)
+            return self.fixture_db(pack, version).open({}, zones=zones, on_disk=tempfile.mkdtemp(prefix="dashpacks-large-"))
 
-        key = ("sandbox", pack.manifest, version.name, case)
-        if case == "large":  # big: keep only the latest one
-            for old in self._memo.pop(lambda k: k[0] == "sandbox" and k[3] == "large" and k != key):
-                if hasattr(old, "close"):  # a cached error has nothing to close
-                    old.close()
-        return self._memo.get(key, build)
+        sandbox = self._memo.get(key, build)
+        sandbox.fill({t.key: large_rows_sql(t, self.settings.large_rows) for t in version.tables.values() if t.key in tables})
+        return sandbox
+
+    def release(self, matches: Any) -> None:
+        """Close and forget the sandboxes and datasets whose memo key ``matches`` (rebuilt if asked again)."""
+        for old in self._memo.pop(lambda k: k[0] in ("sandbox", "dataset", "clock-dataset") and matches(k)):
+            if hasattr(old, "close"):  # a dataset, or a cached error, has nothing to close
+                old.close()
 
     def seed_failure(self, pack: Pack, board: Board, query: Query, version: ConnectorVersion) -> DashpacksError | None:
         """Why the query does not run on ``version``'s seed in DuckDB (what ``execute`` reports), or None."""
@@ -111,9 +124,7 @@ class Databases:
 
     def close(self) -> None:
         """Close every open sandbox and stop the second engine."""
-        for sandbox in self._memo.pop(lambda k: k[0] == "sandbox"):
-            if hasattr(sandbox, "close"):
-                sandbox.close()
+        self.release(lambda k: True)
         if self._engine is not None:
             self._engine.close()
             self._engine = None

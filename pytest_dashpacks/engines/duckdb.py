@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 from ..data.rows import Rows
 from ..errors import CheckFailure, SqlExcerpt, first_line
@@ -88,6 +88,10 @@ def table_sql(table: TableSpec) -> str:
     return f"{quote(table.schema)}.{quote(table.name)}"
 
 
+# What DuckDB may hold of a database kept in a file; the rest stays on disk until a query reads it.
+ON_DISK_MEMORY_LIMIT = "256MB"
+
+
 @dataclass
 class FixtureDatabase:
     """One connector version: its tables, seed and models, ready to open sandboxed copies."""
@@ -107,33 +111,31 @@ class FixtureDatabase:
         return self._seed
 
     def open(
-        self, rows: Rows | None = None, *, timezone: str = "UTC", fill: dict[str, str] | None = None, zones: tuple[str, ...] = ()
+        self, rows: Rows | None = None, *, timezone: str = "UTC", zones: tuple[str, ...] = (), on_disk: str | None = None
     ) -> Sandbox:
-        """A fresh database with ``rows`` (default: the seed) and ``fill`` (table key -> SELECT producing rows).
+        """A fresh database with ``rows`` (default: the seed).
 
         ``timezone`` is the session zone of :meth:`Sandbox.run`; each of ``zones`` gets its own session
         on the same data (TimeZone is a per-connection setting), made before the configuration is locked.
+        ``on_disk`` is a directory the plugin owns: the database lives in a file there and DuckDB keeps
+        only ``memory_limit`` of it in memory (for tables too large to hold); else it is in memory.
         """
         import duckdb
 
-        con = duckdb.connect(
-            ":memory:",
-            config={
-                "enable_external_access": False,
-                "autoinstall_known_extensions": False,
-                "autoload_known_extensions": False,
-                "memory_limit": self.memory_limit,
-                "temp_directory": "",  # never spill to disk: a fixture database writes no file
-            },
-        )
+        config = {
+            "enable_external_access": False,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "memory_limit": ON_DISK_MEMORY_LIMIT if on_disk else self.memory_limit,
+            "temp_directory": on_disk or "",  # in memory: never spill, a fixture database writes no file
+        }
+        con = duckdb.connect(f"{on_disk}/fixture.duckdb" if on_disk else ":memory:", config=config)
         data = self.seed if rows is None else rows
         for schema in sorted({t.schema for t in self.version.tables.values()} | {MODEL_SCHEMA}):
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
         for table in self.version.tables.values():
             columns = ", ".join(f"{quote(c.name)} {c.type}" for c in table.columns)
             con.execute(f"CREATE TABLE {table_sql(table)} ({columns})")
-            if fill and table.key in fill:
-                con.execute(f"INSERT INTO {table_sql(table)} {fill[table.key]}")
             _insert(con, table, data.get(table.key, []))
         for name, sql in self.models:
             try:
@@ -148,7 +150,7 @@ class FixtureDatabase:
             if zone not in sessions:
                 sessions[zone] = _session(con.cursor(), zone, self.connector.schema)
         con.execute("SET lock_configuration = true")
-        return Sandbox(sessions, timezone, self.timeout, tuple(self.version.tables.values()), self.max_rows)
+        return Sandbox(sessions, timezone, self.timeout, tuple(self.version.tables.values()), self.max_rows, on_disk)
 
 
 _ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-/]*")
@@ -200,20 +202,34 @@ def varchar_literal(value: Any) -> str:
     return "'" + value_text(value).replace("'", "''") + "'"
 
 
+_CHUNK = 10_000  # rows per fetch when a result is streamed
+
+
 class Sandbox:
     """A locked-down DuckDB database that runs one SELECT at a time under a timeout,
     in one of the session zones it was opened with."""
 
     def __init__(
-        self, sessions: dict[str, Any], default_zone: str, timeout: float, tables: tuple[TableSpec, ...] = (), max_rows: int = 2_000_000
+        self, sessions: dict[str, Any], default_zone: str, timeout: float, tables: tuple[TableSpec, ...] = (), max_rows: int = 2_000_000,
+        directory: str | None = None,
     ) -> None:
         self._sessions, self._zone, self._timeout, self._max_rows = sessions, default_zone, timeout, max_rows
+        self._directory = directory  # the database file's directory, removed at close
         self._con = sessions[default_zone]
         self._tables = tables
         self._filled: set[str] = set()
         # Queries run on this one worker while the main thread waits: the wait is where Ctrl-C lands
         # (inside DuckDB's own call, SIGINT is sometimes swallowed until the query ends).
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashpacks-query")
+
+    def fill(self, tables: dict[str, str]) -> None:
+        """Fill each empty table of ``tables`` (key -> the plugin's own SELECT producing its rows), one
+        table at a time: a large dataset holds only the tables some query has read."""
+        for table in self._tables:
+            if table.key in tables and table.key not in self._filled:
+                self._con.execute(f"INSERT INTO {table_sql(table)} {tables[table.key]}")
+                self._con.execute("CHECKPOINT")  # on disk the rows leave memory; in memory this is cheap
+                self._filled.add(table.key)
 
     def replace_rows(self, rows: Rows) -> None:
         """Swap in a new dataset (the plugin's own statements, never pack SQL): far cheaper than a new database."""
@@ -233,13 +249,18 @@ class Sandbox:
         self._worker.shutdown(wait=True)
         for session in self._sessions.values():
             session.close()
+        if self._directory is not None:
+            import shutil
 
-    def run(self, sql: str, zone: str | None = None) -> QueryResult:
+            shutil.rmtree(self._directory, ignore_errors=True)
+
+    def run(self, sql: str, zone: str | None = None, keep: Callable[[tuple[Any, ...]], bool] | None = None) -> QueryResult:
         """Run one query; timeouts, sandbox refusals, too many rows and DuckDB errors become readable failures.
 
         At most ``max_rows`` rows are fetched: DuckDB streams the result, so a query that returns
         hundreds of millions of rows costs no more Python memory than one that returns ``max_rows``.
-        Ctrl-C interrupts the query at once and stops the run."""
+        With ``keep``, the rows are read in chunks and only those it accepts are returned (a large
+        result is checked without being held). Ctrl-C interrupts the query at once and stops the run."""
         import duckdb
 
         con = self._sessions[zone or self._zone]
@@ -247,8 +268,8 @@ class Sandbox:
         # item's read-only rule, no item sees another's writes.
         con.execute("BEGIN TRANSACTION")
         try:
-            rows, description = self._on_worker(con, sql)
-            if len(rows) > self._max_rows:
+            rows, description, count = self._on_worker(con, sql, keep)
+            if count > self._max_rows:
                 del rows
                 raise SandboxViolation(
                     f"the query returns more than {self._max_rows:,} rows (dashpacks_max_rows); only the first "
@@ -272,16 +293,27 @@ class Sandbox:
             con.execute("ROLLBACK")
         return QueryResult(tuple(d[0] for d in description), tuple(str(d[1]) for d in description), tuple(rows))
 
-    def _on_worker(self, con: Any, sql: str) -> tuple[list[tuple[Any, ...]], list[Any]]:
-        """Fetch at most ``max_rows + 1`` rows on the worker thread while this one waits out the timeout.
+    def _on_worker(
+        self, con: Any, sql: str, keep: Callable[[tuple[Any, ...]], bool] | None = None
+    ) -> tuple[list[tuple[Any, ...]], list[Any], int]:
+        """Fetch at most ``max_rows + 1`` rows on the worker thread while this one waits out the timeout:
+        the rows (those ``keep`` accepts, with it), the description and how many were read.
         At the timeout the query is interrupted until it stops (an interrupt that lands before DuckDB
         has started the query is lost, so it is repeated), and DuckDB raises InterruptException. Ctrl-C
         interrupts it the same way and is raised here at once, so the run stops (and records no history)."""
         from concurrent.futures import TimeoutError as Timeout
 
-        def fetch() -> tuple[list[tuple[Any, ...]], list[Any]]:
+        def fetch() -> tuple[list[tuple[Any, ...]], list[Any], int]:
             relation = con.execute(sql)
-            return relation.fetchmany(self._max_rows + 1), relation.description or []
+            if keep is None:
+                rows = relation.fetchmany(self._max_rows + 1)
+                return rows, relation.description or [], len(rows)
+            kept: list[tuple[Any, ...]] = []
+            count = 0
+            while count <= self._max_rows and (chunk := relation.fetchmany(min(_CHUNK, self._max_rows + 1 - count))):
+                count += len(chunk)
+                kept.extend(row for row in chunk if keep(row))
+            return kept, relation.description or [], count
 
         future = self._worker.submit(fetch)
         try:

@@ -44,6 +44,11 @@ def row_multiset(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return sorted((tuple(normalized(v) for v in row) for row in rows), key=lambda r: tuple((v is None, str(v)) for v in r))
 
 
+def has_non_finite(row: tuple[Any, ...]) -> bool:
+    """Whether a row holds a float NaN or infinity (what :func:`bad_numbers` reports)."""
+    return any(isinstance(value, float) and not math.isfinite(value) for value in row)
+
+
 def bad_numbers(result: QueryResult, columns: Iterable[str]) -> list[str]:
     """NaN or infinite values in the given output columns, described with their row."""
     index = {name.lower(): i for i, name in enumerate(result.columns)}

@@ -50,7 +50,7 @@ def note_marked_regression(item: pytest.Item) -> None:
 
 
 def order_and_select(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Ledger items run after the pins they judge; --dashpacks-regressions keeps only pins."""
+    """Run order (see :func:`_run_order`); --dashpacks-regressions keeps only pins."""
     session = config.stash[SESSION_KEY]
     if session.settings.regressions_only:
         keep, drop = [], []
@@ -61,7 +61,34 @@ def order_and_select(config: pytest.Config, items: list[pytest.Item]) -> None:
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
-    items.sort(key=lambda item: isinstance(item, DashpackItem) and item.check == "ledger")
+    items.sort(key=_run_order(items))
+
+
+def _run_order(items: list[pytest.Item]) -> Any:
+    """Sort key: ledger items after the pins they judge; within a pack, ``volume[large]`` items last,
+    so the pack's small databases are freed before its large one is built (the sort is stable)."""
+    groups: dict[Any, int] = {}
+    for item in items:
+        groups.setdefault(_group(item), len(groups))
+
+    def key(item: pytest.Item) -> tuple[bool, int, bool]:
+        if not isinstance(item, DashpackItem):
+            return False, groups[_group(item)], False
+        return item.check == "ledger", groups[_group(item)], item.check == "volume" and getattr(item, "data_case", None) == "large"
+
+    return key
+
+
+def _group(item: pytest.Item) -> Any:
+    pack = getattr(item, "pack", None)
+    return pack.manifest if pack is not None else item.path
+
+
+def forget_record(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Drop what the item recorded for its pin (the rows and result it ran on) once its call is reported:
+    kept on every item, it would hold each dataset and large result until the run ends."""
+    if report.when == "call" and isinstance(item, DashpackItem):
+        item.record.clear()
 
 
 def pin_if_failed(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:

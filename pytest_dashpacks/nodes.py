@@ -22,6 +22,9 @@ from .session import DashpacksSession
 
 SESSION_KEY = pytest.StashKey[DashpacksSession]()
 
+# Checks that read YAML and SQL text only, never a database: `-m dashpacks_static` for pre-commit and pull requests.
+STATIC_CHECKS = frozenset({"load", "syntax", "schema", "bindings", "transpile", "zone"})
+
 
 def dashpacks_session(config: pytest.Config) -> DashpacksSession:
     return config.stash[SESSION_KEY]
@@ -248,7 +251,8 @@ def _selected(session: pytest.Session) -> frozenset[str]:
 @functools.lru_cache(maxsize=None)
 def _markers(check: str) -> tuple[pytest.MarkDecorator, ...]:
     """The item's markers, built once per check: looking a marker up by name costs per item."""
-    return (pytest.mark.dashpacks, getattr(pytest.mark, f"dashpacks_{check}"))
+    static = (pytest.mark.dashpacks_static,) if check in STATIC_CHECKS else ()
+    return (pytest.mark.dashpacks, getattr(pytest.mark, f"dashpacks_{check}"), *static)
 
 
 def _pack_name(path: Path) -> str:

@@ -36,7 +36,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("dashpacks", "collect dashboard packs without --dashpacks", type="bool", default=False)
     group.addoption(
         "--dashpacks-regressions", action="store_true", default=False,
-        help="run only pinned regression cases (regression YAML and dashpack_regression-marked tests)",
+        help="run only pinned regression cases (regression YAML and dashpacks_pin-marked tests)",
     )
     for suffix, ini, help_text, default, kind in _OPTIONS:
         dest = "dashpacks_" + suffix.replace("-", "_")

@@ -70,6 +70,16 @@ def test_markers_select_checks(demo, pytester):
     assert sorted(outcomes_by_node(result)) == sorted(i for i in EXPECTED_IDS if "transpile[bigquery]" in i)
 
 
+def test_static_marker_selects_exactly_the_items_that_run_no_sql(demo, pytester):
+    everything = pytester.runpytest("--dashpacks", "packs", "--collect-only", "-q", "-p", "no:cacheprovider")
+    static = pytester.runpytest("--dashpacks", "packs", "-m", "dashpacks_static", "--collect-only", "-q", "-p", "no:cacheprovider")
+    ids = [line for line in static.outlines if "::" in line]
+    assert ids and all(any(f"::{kind}" in i for kind in ("load", "syntax", "schema[", "bindings", "transpile[", "zone")) for i in ids)
+    not_static = [line for line in everything.outlines if "::" in line and line not in ids]
+    assert any("::execute[" in i for i in not_static) and any("::volume[" in i for i in not_static)
+    assert not any(i.endswith(("::syntax", "::load", "::bindings", "::zone")) for i in not_static)
+
+
 def test_user_properties_reach_junitxml(demo, pytester):
     pytester.runpytest("--dashpacks", "packs", *STATIC, "--junitxml=out.xml", "-p", "no:cacheprovider")
     cases = ET.parse(pytester.path / "out.xml").getroot().iter("testcase")

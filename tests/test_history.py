@@ -102,7 +102,7 @@ def test_runs_that_run_no_dashpacks_item_write_nothing(packs, pytester):
         result = pytester.runpytest(*COMPLETE, *OUTPUTS, *args)
         result.stdout.fnmatch_lines(["dashpacks: no dashpacks item ran: report, html and history left as they were"])
     # A usage error: a pin marker without its defect id.
-    pytester.makepyfile(test_pin="import pytest\n\n@pytest.mark.dashpack_regression()\ndef test_pin():\n    pass\n")
+    pytester.makepyfile(test_pin="import pytest\n\n@pytest.mark.dashpacks_pin()\ndef test_pin():\n    pass\n")
     assert pytester.runpytest(*COMPLETE, *OUTPUTS).ret == pytest.ExitCode.USAGE_ERROR
     assert {name: (pytester.path / name).read_bytes() for name in files} == files
 

@@ -159,7 +159,7 @@ PIN = """\
 import pytest
 
 
-@pytest.mark.dashpack_regression("DEF-9", defect_class="rendering", connector="zendesk", pack="demo")
+@pytest.mark.dashpacks_pin("DEF-9", defect_class="rendering", connector="zendesk", pack="demo")
 def test_priority_label_stays_fixed():
     assert "Priority" == "priority"
 """

@@ -22,7 +22,7 @@ import time
 import pytest
 
 
-@pytest.mark.dashpack_regression("DEF-9", defect_class="volume", connector="zendesk")
+@pytest.mark.dashpacks_pin("DEF-9", defect_class="volume", connector="zendesk")
 def test_backlog_skips_deleted_tickets():
     time.sleep({sleep})
     assert {verdict}, "the backlog counts deleted tickets again"
@@ -32,7 +32,7 @@ def test_filler():
     pass
 """
 
-SELECT = ("-m", "dashpacks_ledger or dashpack_regression or not dashpacks")
+SELECT = ("-m", "dashpacks_ledger or dashpacks_pin or not dashpacks")
 WORKERS = {"serial": ("-p", "no:xdist"), "n2": ("-n", "2"), "n2-loadfile": ("-n", "2", "--dist", "loadfile")}
 
 

@@ -97,7 +97,7 @@ def test_marked_tests_and_regressions_only(packs, pytester):
     pytester.makepyfile(test_pins="""
         import pytest
 
-        @pytest.mark.dashpack_regression("DEF-9", defect_class="volume", connector="zendesk")
+        @pytest.mark.dashpacks_pin("DEF-9", defect_class="volume", connector="zendesk")
         def test_pinned():
             assert 1 + 1 == 2
 
@@ -110,6 +110,23 @@ def test_marked_tests_and_regressions_only(packs, pytester):
         "test_pins.py::test_pinned": "PASSED",
     }
     result.stdout.fnmatch_lines(["*zendesk*pinned 2*"])
+
+
+def test_the_old_pin_marker_spelling_still_pins_and_warns(packs, pytester):
+    packs(pack({}))
+    pytester.makepyfile(test_pins="""
+        import pytest
+
+        @pytest.mark.dashpack_regression("DEF-9", defect_class="volume", connector="zendesk")
+        def test_pinned():
+            pass
+    """)
+    result = pytester.runpytest("--dashpacks-regressions", "packs", "test_pins.py", "-p", "no:cacheprovider", "-rA", "-W", "default")
+    assert outcomes_by_node(result) == {"test_pins.py::test_pinned": "PASSED"}
+    result.stdout.fnmatch_lines([
+        "*PytestDeprecationWarning: @pytest.mark.dashpack_regression is renamed @pytest.mark.dashpacks_pin (same arguments)*",
+        "*zendesk*pinned 1*",
+    ])
 
 
 TODAY = """\
@@ -182,7 +199,7 @@ def test_fixed_defect_without_pin_fails(packs, pytester):
     packs({**pack({}), "defects.yml": LEDGER})
     result = pytester.runpytest(*RUN, "-k", "ledger")
     result.stdout.fnmatch_lines([
-        "*defects.yml:2: ledger?DEF-1?: DEF-1 is marked fixed but has no pin: add regressions/DEF-1.yml to pack demo or mark a test with @pytest.mark.dashpack_regression('DEF-1', defect_class='timezone')",
+        "*defects.yml:2: ledger?DEF-1?: DEF-1 is marked fixed but has no pin: add regressions/DEF-1.yml to pack demo or mark a test with @pytest.mark.dashpacks_pin('DEF-1', defect_class='timezone')",
     ])
 
 

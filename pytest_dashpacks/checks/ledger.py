@@ -34,6 +34,6 @@ def check_ledger(ctx: CheckContext) -> None:
         return
     raise CheckFailure(
         f"{defect['id']} is marked fixed but has no pin: add regressions/{defect['id']}.yml to pack {ctx.pack.name} "
-        f"or mark a test with @pytest.mark.dashpack_regression({defect['id']!r}, defect_class={defect.get('class', 'config')!r})",
+        f"or mark a test with @pytest.mark.dashpacks_pin({defect['id']!r}, defect_class={defect.get('class', 'config')!r})",
         span, defect_class=defect.get("class", "config"),
     )

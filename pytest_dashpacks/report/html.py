@@ -169,7 +169,7 @@ def blocked_list(items: list[str], path: str = "") -> str:
 def regressions_section(regressions: list[dict[str, Any]]) -> str:
     if not regressions:
         return ("<h2>Pinned regressions</h2><p class='empty'>No pinned regressions: a fixed defect is pinned by "
-                "<code>regressions/&lt;ID&gt;.yml</code> or <code>@pytest.mark.dashpack_regression</code>.</p>")
+                "<code>regressions/&lt;ID&gt;.yml</code> or <code>@pytest.mark.dashpacks_pin</code>.</p>")
     rows = "".join(
         f"<tr class='{'pin-failing' if r['outcome'] in ('failed', 'xpassed') else ''}'><td>{esc(r['id'])}</td>"
         f"<td><span class='badge {esc(r['outcome'])}'>{esc(r['outcome'])}</span></td><td>{esc(r['class'])}</td>"

@@ -17,7 +17,7 @@ import pytest
 from ..errors import DashpacksError
 from ..nodes import SESSION_KEY, DashpackItem
 from .history import append_history, git_commit, read_history, utc_now, write_atomically
-from .ledger import release_ledger_reports
+from .ledger import OLD_PIN_MARKER, PIN_MARKER, pin_marker, release_ledger_reports
 from .stability import WIDTH, StabilityReport, wrap_row
 from .state import DEFERRED_KEY, PINS_KEY, REPORT_KEY, RUN_KEY, is_worker
 
@@ -34,12 +34,17 @@ def configure(config: pytest.Config) -> None:
 
 
 def note_marked_regression(item: pytest.Item) -> None:
-    """A test marked ``dashpack_regression(id, defect_class=...)`` is a pin: it carries the report's properties."""
-    marker = item.get_closest_marker("dashpack_regression")
+    """A test marked ``dashpacks_pin(id, defect_class=...)`` is a pin: it carries the report's properties."""
+    marker = pin_marker(item)
     if marker is None:
         return
+    if marker.name == OLD_PIN_MARKER:
+        item.warn(pytest.PytestDeprecationWarning(
+            f"@pytest.mark.{OLD_PIN_MARKER} is renamed @pytest.mark.{PIN_MARKER} (same arguments): the old name is one "
+            f"letter from the dashpacks_regression check marker. It still works; it will be removed in a later release."
+        ))
     if not marker.args:
-        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.dashpack_regression needs the defect id, e.g. ('DEF-123', defect_class='timezone')")
+        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.{marker.name} needs the defect id, e.g. ('DEF-123', defect_class='timezone')")
     defect_id = str(marker.args[0])
     defect_class = marker.kwargs.get("defect_class", marker.args[1] if len(marker.args) > 1 else "config")
     item.config.stash[SESSION_KEY].marked_regressions[defect_id] = item.nodeid
@@ -55,7 +60,7 @@ def order_and_select(config: pytest.Config, items: list[pytest.Item]) -> None:
     if session.settings.regressions_only:
         keep, drop = [], []
         for item in items:
-            pinned = item.get_closest_marker("dashpack_regression") is not None
+            pinned = pin_marker(item) is not None
             pinned = pinned or (isinstance(item, DashpackItem) and item.check == "regression")
             (keep if pinned else drop).append(item)
         if drop:
@@ -94,7 +99,7 @@ def forget_record(item: pytest.Item, report: pytest.TestReport) -> None:
 def pin_if_failed(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
     from .pinning import PINNED_CHECKS, write_pin
 
-    if item.get_closest_marker("dashpack_regression") is not None and report.when == "call":
+    if pin_marker(item) is not None and report.when == "call":
         item.config.stash[SESSION_KEY].marked_outcomes[item.nodeid] = report.outcome
     if report.failed and call.excinfo is not None:
         # The message travels with the report (to the xdist controller too) for the stability report.

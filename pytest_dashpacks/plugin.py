@@ -45,6 +45,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
         config.stash[nodes.SESSION_KEY] = nodes.DashpacksSession(resolved)
         run.configure(config)
+        from . import incremental
+
+        incremental.register(config)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Any:
@@ -67,8 +70,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return
     from .report import ledger, run
 
+    from . import incremental
+
     ledger.check_ledger_references(session, items)
     run.order_and_select(config, items)
+    incremental.select(config, items)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -99,9 +105,19 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     if _on(node.config):
+        from . import incremental
         from .report import ledger
 
         ledger.gather_ledger_reports(node)
+        incremental.gather_counts(node)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _on(session.config):
+        from . import incremental
+
+        incremental.save(session)
+        incremental.nothing_left_is_no_failure(session)
 
 
 @pytest.hookimpl(trylast=True)
@@ -118,15 +134,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if _on(item.config):
         from .report import run
 
+        from . import incremental
+
         run.pin_if_failed(item, call, report)
         run.forget_record(item, report)
+        incremental.attach(item, report)
     return report
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if _on(config):
+        from . import incremental
         from .report import run
 
+        incremental.summarize(terminalreporter, config)
         run.summarize(terminalreporter, exitstatus, config)
 
 

@@ -38,6 +38,15 @@ def add_options(parser: pytest.Parser) -> None:
         "--dashpacks-regressions", action="store_true", default=False,
         help="run only pinned regression cases (regression YAML and dashpacks_pin-marked tests)",
     )
+    group.addoption(
+        "--dashpacks-changed", action="store_true", default=False,
+        help="run only items whose inputs (SQL, pack and board YAML, connector fixtures, plugin, options) changed since "
+             "they last passed, and every item that did not pass; the memo is in pytest's cache",
+    )
+    group.addoption(
+        "--dashpacks-since", metavar="REF", default=None,
+        help="run only the packs whose files, or whose connector fixtures, differ from git REF (e.g. origin/main)",
+    )
     for suffix, ini, help_text, default, kind in _OPTIONS:
         dest = "dashpacks_" + suffix.replace("-", "_")
         group.addoption(f"--dashpacks-{suffix}", dest=dest, default=None, help=f"{help_text} (ini: {ini})")
@@ -61,6 +70,8 @@ class Settings:
     property_examples: int = 25
     max_rows: int = 2_000_000
     engine: str | None = None  # "postgres" (throwaway server) or a postgresql:// DSN
+    changed: bool = False  # --dashpacks-changed
+    since: str | None = None  # --dashpacks-since REF
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -108,6 +119,8 @@ class Settings:
             property_examples=number("property-examples", int),
             max_rows=number("max-rows", int),
             engine=_engine(value("engine", "str")),
+            changed=bool(config.getoption("dashpacks_changed")),
+            since=config.getoption("dashpacks_since"),
         )
 
     def item_zones(self, pack_zone: str) -> tuple[str, ...]:

@@ -254,8 +254,13 @@ def narrowed_by(config: pytest.Config) -> list[str]:
         reasons.append("--lf")
     if config.getoption("stepwise", False):
         reasons.append("--sw")
-    if config.stash[SESSION_KEY].settings.regressions_only:
+    settings = config.stash[SESSION_KEY].settings
+    if settings.regressions_only:
         reasons.append("--dashpacks-regressions")
+    if settings.changed:
+        reasons.append("--dashpacks-changed")
+    if settings.since is not None:
+        reasons.append("--dashpacks-since")
     if paths_narrow(config):
         reasons.append("paths")
     if facts.get("stopped_early"):

@@ -170,3 +170,4 @@ def test_since_an_unknown_ref_is_a_usage_error(two_packs, pytester):
     result, _ = since(pytester, "no-such-ref")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--dashpacks-since: git diff --name-only --no-renames no-such-ref -- in *"])
+

@@ -26,6 +26,8 @@ examples:
   dashpacks diff stripe@2023-10 stripe@2025-07
   dashpacks scaffold connector acme --from-dbt-catalog target/catalog.json --manifest target/manifest.json
   dashpacks scaffold connector acme --from-db warehouse.duckdb --schema raw --seed 20
+  dashpacks scaffold pack my_dbt_project --out packs
+  dashpacks static packs/stripe_revenue/boards/revenue.yml connector_fixtures/stripe/connector.yml
 """
 
 
@@ -42,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--fixtures", metavar="PATH", default=argparse.SUPPRESS, help=FIXTURES_HELP)
     parser = argparse.ArgumentParser(
-        prog="dashpacks", description="Inspect connector fixtures and scaffold new ones (pytest-dashpacks).",
+        prog="dashpacks", description="Inspect connector fixtures, scaffold connectors and packs, and run the static checks "
+                                     "of changed packs (pytest-dashpacks).",
         epilog=EXAMPLES, formatter_class=_HelpFormatter,
     )
     parser.add_argument("--fixtures", metavar="PATH", default=None, help=FIXTURES_HELP)
@@ -69,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("new", metavar="CONNECTOR@NEW", help="e.g. stripe@2025-07, or just 2025-07 for the same connector")
     diff.add_argument("--json", action="store_true", help="print a JSON document instead of text")
 
-    scaffold = commands.add_parser("scaffold", formatter_class=_HelpFormatter, help="write fixture files",
-                                   description="Write fixture files from what a warehouse or dbt project already describes.")
+    scaffold = commands.add_parser("scaffold", formatter_class=_HelpFormatter, help="write fixture files or packs",
+                                   description="Write fixture files from what a warehouse or dbt project already describes, "
+                                               "or pack.yml files for an existing dbt charts project.")
     kinds = scaffold.add_subparsers(dest="kind", metavar="KIND", required=True)
     from .scaffold import add_connector_arguments
 
@@ -80,6 +84,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write DIR/NAME/connector.yml from a dbt catalog.json or a database's information_schema. When the "
                     "file exists, append a new version that extends the newest one, with the changes found by diffing "
                     "(renames are inferred and say so in their note). Existing text, seeds and models are never rewritten.",
+    ))
+    from .scaffold_pack import add_pack_arguments
+
+    add_pack_arguments(kinds.add_parser(
+        "pack", parents=[common], formatter_class=_HelpFormatter,
+        help="write pack.yml files for a dbt charts project (dbt_charts.yml + charts/)",
+        description="Write OUT/<connector>/pack.yml for the boards of a dbt charts project, with copies of the board "
+                    "files in OUT/<connector>/boards/ (the plugin reads boards only there). The connector is the one "
+                    "whose tables the boards' SQL reads most (one pack per connector), the dialect comes from the "
+                    "source type in dbt_charts.yml; both guesses are printed and kept as comments in pack.yml. An "
+                    "existing pack.yml is never overwritten.",
+    ))
+    from .static import add_static_arguments
+
+    add_static_arguments(commands.add_parser(
+        "static", parents=[common], formatter_class=_HelpFormatter,
+        help="run the static items of the packs the given files touch (the pre-commit hook)",
+        description="Map changed files to the packs they touch (a file inside <pack>/, or a connector.yml, seed or "
+                    "model of the pack's connector) and run `pytest --dashpacks -m dashpacks_static` on those packs. "
+                    "Exits with pytest's code, or 0 when no pack is touched.",
     ))
     return parser
 
@@ -126,13 +150,23 @@ def _run(args: argparse.Namespace) -> int:
         document = inspect.diff_document(old_connector, old, new_connector, new)
         _emit(document, args.json, lambda: listing.diff_text(document, here))
         return 0
+    if args.command == "static":
+        from .static import static_command
+
+        return static_command(args, roots)
     return _scaffold(args, roots)
 
 
 def _scaffold(args: argparse.Namespace, roots: FixtureRoots) -> int:
-    from .scaffold import scaffold_connector_command
+    if args.kind == "pack":
+        from .scaffold_pack import scaffold_pack_command
 
-    for line in scaffold_connector_command(args, roots):
+        lines = scaffold_pack_command(args, roots)
+    else:
+        from .scaffold import scaffold_connector_command
+
+        lines = scaffold_connector_command(args, roots)
+    for line in lines:
         print(line)
     return 0
 

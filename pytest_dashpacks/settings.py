@@ -14,8 +14,9 @@ DEFAULT_TIMEZONES = ("America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe
 
 # (flag suffix, ini name, help, default, kind)
 _OPTIONS: tuple[tuple[str, str, str, Any, str], ...] = (
-    ("fixtures", "dashpacks_fixtures", "fixture root holding <connector>/connector.yml (ini: relative to the ini file)", None, "path"),
-    ("timezones", "dashpacks_timezones", "session time zones for timezone[...] items", " ".join(DEFAULT_TIMEZONES), "list"),
+    ("fixtures", "dashpacks_fixtures", "fixture root holding <connector>/connector.yml; an ini value is relative to the ini file", None, "path"),
+    ("timezones", "dashpacks_timezones", "session time zones for timezone[...] items (IANA names, space- or comma-separated)",
+     " ".join(DEFAULT_TIMEZONES), "list"),
     ("large-rows", "dashpacks_large_rows", "rows per table for volume[large]", "200000", "int"),
     ("query-timeout", "dashpacks_query_timeout", "seconds a fixture query may run", "10", "float"),
     ("max-rows", "dashpacks_max_rows", "rows a fixture query may return; more fails the item", "2000000", "int"),
@@ -28,6 +29,11 @@ _OPTIONS: tuple[tuple[str, str, str, Any, str], ...] = (
     ("engine", "dashpacks_engine", "second engine for differential[...] items: postgres (a throwaway local server) "
      "or a postgresql:// DSN", None, "str"),
 )
+
+
+# What --help shows for an option's value, by option or by kind, and the unit after its default.
+_METAVARS = {"timezones": "ZONES", "engine": "ENGINE", "path": "PATH", "int": "N", "float": "SECONDS", "list": "ZONES", "str": "TEXT"}
+_UNITS = {"large-rows": " rows", "query-timeout": " s", "max-rows": " rows", "property-examples": " examples"}
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -49,7 +55,11 @@ def add_options(parser: pytest.Parser) -> None:
     )
     for suffix, ini, help_text, default, kind in _OPTIONS:
         dest = "dashpacks_" + suffix.replace("-", "_")
-        group.addoption(f"--dashpacks-{suffix}", dest=dest, default=None, help=f"{help_text} (ini: {ini})")
+        shown = f"; default: {default}{_UNITS.get(suffix, '')}" if default is not None else ""
+        group.addoption(
+            f"--dashpacks-{suffix}", dest=dest, default=None, metavar=_METAVARS.get(suffix, _METAVARS[kind]),
+            help=f"{help_text} (ini: {ini}{shown})",
+        )
         parser.addini(ini, help_text, type="paths" if kind == "path" else "string", default=[] if kind == "path" else default)
 
 

@@ -26,6 +26,17 @@ def test_settings_defaults(pytester: pytest.Pytester) -> None:
     assert settings.fixtures is None and settings.ledger_path is None and settings.pin_dir is None
 
 
+def test_help_shows_placeholders_defaults_and_units(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    text = " ".join(" ".join(result.outlines).split())  # argparse wraps lines
+    for expected in (
+        "--dashpacks-timezones=ZONES", "default: America/Los_Angeles Asia/Kolkata Australia/Lord_Howe",
+        "--dashpacks-large-rows=N", "default: 200000 rows", "--dashpacks-query-timeout=SECONDS", "default: 10 s",
+        "--dashpacks-report=PATH", "--dashpacks-since=REF", "--dashpacks-changed",
+    ):
+        assert expected in text, expected
+
+
 def test_settings_option_overrides_ini(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\ndashpacks = true\ndashpacks_timezones = Asia/Tokyo\ndashpacks_large_rows = 50\ndashpacks_fixtures = from_ini\n")
     from_ini = Settings.from_config(pytester.parseconfig())

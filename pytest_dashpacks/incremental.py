@@ -6,7 +6,8 @@ library versions it runs on, the options that change results, the connector's di
 ``connector.yml``, seeds and models), ``pack.yml``, and the board text the item reads. A query item
 reads its own SQL template, the queries it pastes, the board's variables and the chart keys bound to
 it -- everything its rendered SQL and bindings come from -- so editing one query reruns that query's
-items only. Items of ``pack.yml`` and regression cases read the whole pack directory and the ledger.
+items only. A KPI's items read the KPI's query; a regression case reads its file and its board; the
+pack's ``load`` and ``ledger`` items read the whole pack directory and the ledger.
 
 The controller (or a serial run) keeps ``node id -> digest`` of the items that passed, in pytest's
 cache; workers send each item's digest with its report. A failed item leaves the memo, so it always
@@ -25,7 +26,7 @@ import pytest
 
 from .errors import DashpacksError
 from .model import Board, Pack, Query, ValuesQuery
-from .nodes import SESSION_KEY, DashpackItem, LoadItem, QueryItem
+from .nodes import SESSION_KEY, DashpackItem, KpiItem, LoadItem, QueryItem, RegressionItem
 from .report.state import is_worker
 from .sql.render import PASTED_QUERY
 
@@ -63,10 +64,25 @@ class InputDigests:
             parts.append(self._queries[key])
         elif isinstance(item, LoadItem) and item.board is not None:
             parts.append(self._file(item.board.path))
-        else:  # pack.yml's items and regression cases read the whole pack, and the ledger
+        elif isinstance(item, KpiItem):  # a KPI reads its query (and pack.yml's contract)
+            parts.append(self._query_of_board(pack, item.kpi.board, item.kpi.query))
+        elif isinstance(item, RegressionItem) and item.regression is not None:  # a case reads its file and its board
+            board = self.session.library.board_paths(pack).get(item.regression.board)
+            parts += [self._file(item.path), self._file(board) if board is not None else "no board"]
+        else:  # the pack's load and ledger items read the whole pack, and the ledger
             ledger = self.session.settings.ledger_path
             parts += [self._tree(pack.directory), self._file(ledger) if ledger is not None else ""]
         return _digest(item.nodeid, *parts)
+
+    def _query_of_board(self, pack: Pack, board_stem: str, query: str) -> str:
+        """What an item reads of ``board_stem``'s ``query`` (the whole pack when the board does not load)."""
+        path = self.session.library.board_paths(pack).get(board_stem)
+        try:
+            board = self.session.library.board(path, pack.directory) if path is not None else None
+        except DashpacksError:
+            board = None
+        found = board.query(query) if board is not None else None
+        return _query_inputs(board, found) if found is not None else self._tree(pack.directory)
 
     def _connector(self, pack: Pack) -> str | None:
         """The digest of the pack's connector directory; None when the connector is not found."""

@@ -171,3 +171,39 @@ def test_since_an_unknown_ref_is_a_usage_error(two_packs, pytester):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--dashpacks-since: git diff --name-only --no-renames no-such-ref -- in *"])
 
+
+
+KPI_PACK = GOOD_PACK.replace("timezone: America/New_York", "timezone: UTC") + """\
+kpis:
+  daily_tickets:
+    board: tickets
+    query: daily
+    grain: day
+    time_column: day
+    measure_column: tickets
+    source: {table: ticket, timestamp: created_at, value: count}
+"""
+KPI_BOARD = """\
+title: Tickets
+queries:
+  daily: |
+    SELECT CAST(created_at AS DATE) AS day, COUNT(*) AS tickets
+    FROM zendesk.ticket
+    GROUP BY 1
+charts:
+  trend: {type: line, query: daily, x: day, y: tickets}
+rows: [trend]
+"""
+
+
+def test_a_kpi_reruns_when_its_query_changes_not_when_another_does(packs, pytester):
+    packs({**good_pack("demo", pack=KPI_PACK), "packs/demo/boards/tickets.yml": KPI_BOARD})
+    select = ("-m", "dashpacks_static or dashpacks_kpi")
+    _, first = run(pytester, *select)
+    assert first["packs/demo/pack.yml::kpi[daily_tickets]"] == "PASSED"
+    edit(pytester, "packs/demo/boards/support.yml", "SELECT priority, COUNT(*) AS tickets", "SELECT priority, COUNT(id) AS tickets")
+    _, ran = run(pytester, *select)
+    assert ran and "packs/demo/pack.yml::kpi[daily_tickets]" not in ran
+    edit(pytester, "packs/demo/boards/tickets.yml", "GROUP BY 1", "GROUP BY day")
+    _, ran = run(pytester, *select)
+    assert ran["packs/demo/pack.yml::kpi[daily_tickets]"] == "PASSED"

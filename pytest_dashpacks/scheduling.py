@@ -4,8 +4,8 @@ pytest-xdist's default ``load`` distribution deals items out in runs of the coll
 every worker builds every pack's fixture databases and switches packs often (freeing and
 rebuilding them). With ``-n`` and that default, a work unit here is one pack's items, and its
 ``volume[large]`` items form a unit of their own (one large database, the slow part of a pack).
-With fewer than two packs per worker, a unit is one board file instead, so a single big pack still
-spreads over the workers. Units go out largest first. Any other ``--dist`` is left as chosen.
+With fewer packs than workers, a unit is one board file instead, so a single big pack still spreads
+over the workers. Units go out largest first. Any other ``--dist`` is left as chosen.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class PackScheduling(LoadScopeScheduling):
         if self.collection is None and self.collection_is_completed and self.registered_collections:
             collection = next(iter(self.registered_collections.values()))
             packs = {self._pack(nodeid) for nodeid in collection} - {None}
-            self._by_board = len(packs) < 2 * len(self.nodes)
+            self._by_board = len(packs) < len(self.nodes)
         super().schedule()
 
     def _split_scope(self, nodeid: str) -> str:

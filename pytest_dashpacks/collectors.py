@@ -17,7 +17,7 @@ from .errors import ConfigError, SourceSpan
 from .load.packs import rule_matches
 from .load.yaml import inside
 from .model import Board, ConnectorVersion, Pack, Query, ValuesQuery
-from .nodes import DashpackItem, KpiItem, LedgerItem, LoadItem, QueryItem, RegressionItem, dashpacks_session, pack_dir_of
+from .nodes import DashpackItem, KpiItem, LedgerItem, LoadItem, QueryItem, RegressionItem, dashpacks_session, markable, pack_dir_of
 from .sql.clock import reads_clock
 from .sql.relevance import marked_names, query_relevance
 from .sql.zones import zone_item_applies
@@ -90,6 +90,8 @@ class PackFile(pytest.File):
             if kpi.narrative:
                 kinds += [(f"narrative[{kpi.name}@{case}]", "narrative", case) for case in NARRATIVE_CASES]
             for name, check, case in kinds:
+                if not markable(self.config, check):
+                    continue
                 yield apply_rules(
                     KpiItem.from_parent(
                         self, name=name, nodeid=f"{self.nodeid}::{name}", check=check, pack=pack, kpi=kpi, data_case=case, span=kpi.span
@@ -144,7 +146,12 @@ class QueryNode(pytest.Collector):
         self.pack, self.board, self.query, self.versions = pack, board, query, versions
 
     def collect(self) -> Iterator[pytest.Item]:
-        def item(name: str, check: str, **param: Any) -> QueryItem:
+        return (node for node in self._items() if node is not None)
+
+    def _items(self) -> Iterator[QueryItem | None]:
+        def item(name: str, check: str, **param: Any) -> QueryItem | None:
+            if not markable(self.config, check):  # -m could never select it: not made at all
+                return None
             # An explicit id string is parsed the way pytest parses stored ids (--lf,
             # cache), so "schema[stripe@2023-10]" keeps its bracket as the parameter part.
             node = QueryItem.from_parent(

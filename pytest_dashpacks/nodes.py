@@ -248,6 +248,34 @@ def _selected(session: pytest.Session) -> frozenset[str]:
     return selected
 
 
+_MARKABLE = pytest.StashKey[dict[str, bool]]()
+
+
+def markable(config: pytest.Config, check: str) -> bool:
+    """Whether ``-m`` can select an item of ``check``. When the expression names only this plugin's
+    markers (which every item of a check kind carries alike, and nothing adds later), an item it
+    cannot select is never made: a static pass over a large library then builds only static items.
+    Any other expression, or a pytest without the expression parser, keeps every item for ``-m``."""
+    cache = config.stash.setdefault(_MARKABLE, {})
+    if check not in cache:
+        cache[check] = _expression_selects(str(config.getoption("markexpr", "") or ""), {m.name for m in _markers(check)})
+    return cache[check]
+
+
+def _expression_selects(expression: str, names: set[str]) -> bool:
+    import re
+
+    words = set(re.findall(r"[\w.]+", expression)) - {"and", "or", "not"}
+    if not expression.strip() or not words or not all(w == "dashpacks" or w.startswith("dashpacks_") for w in words):
+        return True
+    try:
+        from _pytest.mark.expression import Expression
+
+        return bool(Expression.compile(expression).evaluate(lambda name, **kwargs: name in names))
+    except (ImportError, AttributeError, TypeError, SyntaxError):  # pytest's own parser moved or changed: let -m decide
+        return True
+
+
 @functools.lru_cache(maxsize=None)
 def _markers(check: str) -> tuple[pytest.MarkDecorator, ...]:
     """The item's markers, built once per check: looking a marker up by name costs per item."""

@@ -75,7 +75,7 @@ def test_a_changed_board_runs_only_its_pack(tree, capfd):
     assert "dashpacks static: 1 pack touched\n  packs/acme_orders: boards/orders.yml\n" in out
     assert "running: pytest --dashpacks -m dashpacks_static -p no:randomly -q packs/acme_orders" in out
     assert "stripe_broken" not in out  # the broken pack was not touched, so it did not run
-    assert "\n5 passed, 6 deselected" in out  # load x2, syntax, schema, bindings; not the data items
+    assert "\n5 passed in" in out  # load x2, syntax, schema, bindings; the data items are never made under -m dashpacks_static
 
 
 def test_a_touched_pack_with_a_broken_query_fails_the_hook(tree):

@@ -80,6 +80,17 @@ def test_static_marker_selects_exactly_the_items_that_run_no_sql(demo, pytester)
     assert not any(i.endswith(("::syntax", "::load", "::bindings", "::zone")) for i in not_static)
 
 
+def test_an_m_expression_on_plugin_markers_alone_never_makes_the_items_it_cannot_select(demo, pytester):
+    def collected(expression: str) -> tuple[list[str], str]:
+        result = pytester.runpytest("--dashpacks", "packs", "-m", expression, "--collect-only", "-q", "-p", "no:cacheprovider")
+        return [line for line in result.outlines if "::" in line], result.outlines[-1]
+
+    made, summary = collected("dashpacks_static and not dashpacks_zone")
+    kept, kept_summary = collected("(dashpacks_static and not dashpacks_zone) or a_user_marker")  # another name: -m decides
+    assert made == kept and made and not any("::zone" in i or "::execute[" in i for i in made)
+    assert "deselected" in kept_summary and "deselected" not in summary  # the data items were never made
+
+
 def test_user_properties_reach_junitxml(demo, pytester):
     pytester.runpytest("--dashpacks", "packs", *STATIC, "--junitxml=out.xml", "-p", "no:cacheprovider")
     cases = ET.parse(pytester.path / "out.xml").getroot().iter("testcase")

@@ -120,10 +120,16 @@ def check_seeds(connector: Connector) -> None:
         problems.extend(_header_problems(path, seed, tables[key]))
         parsed[key] = seed
     if not problems:
-        for key, seed in parsed.items():
-            problems.extend(_value_problems(connector.seeds[key], tables[key], seed.header, seed.rows))
-    if not problems:
-        problems.extend(_retype_problems(connector))
+        import duckdb
+
+        con = duckdb.connect(":memory:", config={"enable_external_access": False})  # one for every cast check: a connect costs 20 ms
+        try:
+            for key, seed in parsed.items():
+                problems.extend(_value_problems(connector.seeds[key], tables[key], seed.header, seed.rows, con))
+            if not problems:
+                problems.extend(_retype_problems(connector, con))
+        finally:
+            con.close()
     if problems:
         first_problem = problems[0]
         details = tuple(f"{p.span.location() if p.span else ''}: {p.message}" for p in problems[1:MAX_PROBLEMS])
@@ -146,10 +152,10 @@ def _header_problems(path: Path, seed: SeedFile, table: TableSpec) -> list[Confi
     return out
 
 
-def _value_problems(path: Path, table: TableSpec, header: list[str], rows: list[SeedRow]) -> list[ConfigError]:
+def _value_problems(path: Path, table: TableSpec, header: list[str], rows: list[SeedRow], con: Any) -> list[ConfigError]:
     """The first value of each column that does not cast to the column's type."""
     out = []
-    for column, index in first_uncastable(table, [row.values for row in rows]):
+    for column, index in first_uncastable(table, [row.values for row in rows], con):
         row, name = rows[index], _header_name(header, column.name)
         out.append(ConfigError(
             f"{row.values[name]!r} in column {column.name} is not a {column.type}",
@@ -158,7 +164,7 @@ def _value_problems(path: Path, table: TableSpec, header: list[str], rows: list[
     return out
 
 
-def _retype_problems(connector: Connector) -> list[ConfigError]:
+def _retype_problems(connector: Connector, con: Any) -> list[ConfigError]:
     """Seed values a later ``change_type`` cannot cast: located at that change."""
     from ..engines.duckdb import seed_rows
 
@@ -175,7 +181,7 @@ def _retype_problems(connector: Connector) -> list[ConfigError]:
                 continue  # renamed or retyped again later in this version: the later change is checked instead
             rows = seed_rows(connector, version).get(table.key, [])
             single = type(table)(table.key, table.schema, table.name, (column,))
-            for _, index in first_uncastable(single, rows):
+            for _, index in first_uncastable(single, rows, con):
                 out.append(ConfigError(
                     f"change_type {table.key}.{column.name} to {column.type}: the seed value {rows[index].get(column.name)!r} "
                     f"(row {index + 1} of {table.key}.csv) does not cast to {column.type}",
@@ -188,8 +194,9 @@ def _header_name(header: list[str], column: str) -> str:
     return next(h for h in header if h.lower() == column.lower())
 
 
-def first_uncastable(table: TableSpec, rows: list[dict[str, Any]]) -> list[tuple[Any, int]]:
-    """(column, index of the first row whose value does not cast) per column, by DuckDB's own casts."""
+def first_uncastable(table: TableSpec, rows: list[dict[str, Any]], con: Any = None) -> list[tuple[Any, int]]:
+    """(column, index of the first row whose value does not cast) per column, by DuckDB's own casts
+    (on ``con``, a DuckDB connection, else on a connection of its own)."""
     import duckdb
 
     from ..engines.duckdb import varchar_literal
@@ -205,11 +212,14 @@ def first_uncastable(table: TableSpec, rows: list[dict[str, Any]]) -> list[tuple
     values = ",\n".join(
         f"({index}, " + ", ".join(varchar_literal(_value(row, c.name)) for c in columns) + ")" for index, row in enumerate(rows)
     )
-    con = duckdb.connect(":memory:", config={"enable_external_access": False})
+    own = con is None
+    if own:
+        con = duckdb.connect(":memory:", config={"enable_external_access": False})
     try:
         firsts = con.execute(f"SELECT {checks} FROM (VALUES {values}) AS v(n, {aliases})").fetchone() or ()
     finally:
-        con.close()
+        if own:
+            con.close()
     return [(column, first) for column, first in zip(columns, firsts) if first is not None]
 
 

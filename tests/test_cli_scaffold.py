@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -148,7 +149,7 @@ def test_a_duckdb_file_scaffolds_seeds_and_a_pack_over_it_passes(pytester, capsy
 def test_a_postgres_information_schema_scaffolds_with_enum_labels_and_keys(tmp_path, capsys):
     from pytest_dashpacks.engines.postgres import ADMIN, ThrowawayServer, find_bindir
 
-    if find_bindir() is None:
+    if find_bindir() is None and os.environ.get("CI") != "true":  # under CI=true it fails instead: CI never passes by skipping
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
     import psycopg
 

@@ -62,8 +62,8 @@ class InputDigests:
             if key not in self._queries:
                 self._queries[key] = _query_inputs(item.board, item.query)
             parts.append(self._queries[key])
-        elif isinstance(item, LoadItem) and item.board is not None:
-            parts.append(self._file(item.board.path))
+        elif isinstance(item, LoadItem) and item.board is not None:  # the board and the meta.yml files it inherits
+            parts.append(self._tree(pack.directory))
         elif isinstance(item, KpiItem):  # a KPI reads its query (and pack.yml's contract)
             parts.append(self._query_of_board(pack, item.kpi.board, item.kpi.query))
         elif isinstance(item, RegressionItem) and item.regression is not None:  # a case reads its file and its board

@@ -63,6 +63,13 @@ def test_a_chart_binding_reruns_the_query_it_binds(demo, pytester):
     assert not any(n.startswith(DAILY) for n in ran)
 
 
+def test_a_meta_yml_the_board_inherits_reruns_its_load_and_queries(demo, pytester):
+    (pytester.path / "packs/demo/boards/meta.yml").write_text("variables:\n  region: {input: select, default: us}\n", "utf-8")
+    _, ran = run(pytester)
+    assert "packs/demo/boards/support.yml::load" in ran
+    assert f"{DAILY}syntax" in ran and f"{BY_PRIORITY}syntax" in ran  # the inherited variable is the board's too
+
+
 def test_pack_yml_reruns_the_whole_pack(demo, pytester):
     edit(pytester, "packs/demo/pack.yml", "targets: [snowflake]", "targets: [snowflake, bigquery]")
     _, ran = run(pytester)

@@ -6,8 +6,9 @@ library versions it runs on, the options that change results, the connector's di
 ``connector.yml``, seeds and models), ``pack.yml``, and the board text the item reads. A query item
 reads its own SQL template, the queries it pastes, the board's variables and the chart keys bound to
 it -- everything its rendered SQL and bindings come from -- so editing one query reruns that query's
-items only. A KPI's items read the KPI's query; a regression case reads its file and its board; the
-pack's ``load`` and ``ledger`` items read the whole pack directory and the ledger.
+items only. A KPI's items read the KPI's query; the ``load`` items and the regression cases read the
+whole pack directory (``meta.yml`` files included) and the ledger. ``ledger[...]`` items always run:
+the pins they judge may be Python tests anywhere.
 
 The controller (or a serial run) keeps ``node id -> digest`` of the items that passed, in pytest's
 cache; workers send each item's digest with its report. A failed item leaves the memo, so it always
@@ -26,7 +27,7 @@ import pytest
 
 from .errors import DashpacksError
 from .model import Board, Pack, Query, ValuesQuery
-from .nodes import SESSION_KEY, DashpackItem, KpiItem, LoadItem, QueryItem, RegressionItem
+from .nodes import SESSION_KEY, DashpackItem, KpiItem, LedgerItem, LoadItem, QueryItem
 from .report.state import is_worker
 from .sql.render import PASTED_QUERY
 
@@ -52,6 +53,8 @@ class InputDigests:
         """The digest of ``item``'s inputs; None when it cannot be known (a load error: always run)."""
         if not isinstance(item, DashpackItem) or item.error is not None or item.pack is None:
             return None
+        if isinstance(item, LedgerItem):  # its pins may be Python tests anywhere: always judged again
+            return None
         pack = item.pack
         connector = self._connector(pack)
         if connector is None:
@@ -66,10 +69,7 @@ class InputDigests:
             parts.append(self._tree(pack.directory))
         elif isinstance(item, KpiItem):  # a KPI reads its query (and pack.yml's contract)
             parts.append(self._query_of_board(pack, item.kpi.board, item.kpi.query))
-        elif isinstance(item, RegressionItem) and item.regression is not None:  # a case reads its file and its board
-            board = self.session.library.board_paths(pack).get(item.regression.board)
-            parts += [self._file(item.path), self._file(board) if board is not None else "no board"]
-        else:  # the pack's load and ledger items read the whole pack, and the ledger
+        else:  # the pack's load item and regression cases read the whole pack (boards, meta.yml), and the ledger
             ledger = self.session.settings.ledger_path
             parts += [self._tree(pack.directory), self._file(ledger) if ledger is not None else ""]
         return _digest(item.nodeid, *parts)
@@ -150,7 +150,9 @@ def _query_inputs(board: Board | None, query: Query | ValuesQuery | None) -> str
     while pending:
         current = pending.pop()
         templates.append(f"{current.name}:{current.origin}:{current.sql}")
-        for name in PASTED_QUERY.findall(current.sql):
+        # ``queries['x']`` pastes too, by a name the pattern does not see: then every query may be pasted.
+        names = [q.name for q in board.queries] if "queries[" in current.sql else PASTED_QUERY.findall(current.sql)
+        for name in names:
             pasted = board.query(name)
             if pasted is not None and name not in seen:
                 seen.add(name)
@@ -219,8 +221,10 @@ def packs_changed_since(config: pytest.Config, ref: str, items: list[pytest.Item
     that differs from git ``ref`` (committed, staged, unstaged or untracked); every pack when the
     ledger changed."""
     root = config.rootpath
-    changed = {(root / name).resolve() for name in _git(root, "diff", "--name-only", "--no-renames", ref, "--")}
-    changed |= {(root / name).resolve() for name in _git(root, "ls-files", "--others", "--exclude-standard")}
+    # Paths from the top of the repository: a pack's connector fixtures or the ledger may lie outside the rootdir.
+    top = Path(_git(root, "rev-parse", "--show-toplevel")[0])
+    changed = {(top / name).resolve() for name in _git(top, "diff", "--name-only", "--no-renames", "-z", ref, "--")}
+    changed |= {(top / name).resolve() for name in _git(top, "ls-files", "--others", "--exclude-standard", "-z")}
     library = config.stash[SESSION_KEY].library
     ledger = config.stash[SESSION_KEY].settings.ledger_path
     packs = {item.pack.directory: item.pack for item in items if isinstance(item, DashpackItem) and item.pack is not None}
@@ -237,17 +241,18 @@ def packs_changed_since(config: pytest.Config, ref: str, items: list[pytest.Item
     return chosen
 
 
-def _git(root: Path, *args: str) -> list[str]:
+def _git(directory: Path, *args: str) -> list[str]:
+    """git's output, one entry per line, or per NUL with ``-z`` (names exactly as on disk, never quoted)."""
     try:
-        # --relative: names are relative to the rootdir, even inside a larger repository.
-        done = subprocess.run(["git", "-C", str(root), *args[:1], *(["--relative"] if args[0] == "diff" else []), *args[1:]],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(["git", "-C", str(directory), *args], capture_output=True, text=True, check=False)
     except OSError as exc:
         raise pytest.UsageError(f"--dashpacks-since needs git: {exc}") from None
     if done.returncode != 0:
         message = (done.stderr.strip().splitlines() or ["git failed"])[0]
-        raise pytest.UsageError(f"--dashpacks-since: git {' '.join(args)} in {root}: {message}")
-    return [line for line in done.stdout.splitlines() if line]
+        shown = " ".join(a for a in args if a != "-z")
+        raise pytest.UsageError(f"--dashpacks-since: git {shown} in {directory}: {message}")
+    entries = done.stdout.split("\0") if "-z" in args else done.stdout.splitlines()
+    return [entry for entry in entries if entry]
 
 
 # --- reports, the memo and the summary ----------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 
 import pytest
 from conftest import GOOD_BOARD, GOOD_PACK, REPO, good_pack, outcomes_by_node
@@ -214,3 +215,53 @@ def test_a_kpi_reruns_when_its_query_changes_not_when_another_does(packs, pytest
     edit(pytester, "packs/demo/boards/tickets.yml", "GROUP BY 1", "GROUP BY day")
     _, ran = run(pytester, *select)
     assert ran["packs/demo/pack.yml::kpi[daily_tickets]"] == "PASSED"
+
+
+LEDGER = """\
+defects:
+  - {id: DEF-9, title: a pinned defect, connector: zendesk, pack: demo, class: volume, status: fixed, reports: 1, severity: low}
+"""
+PIN_TEST = """\
+import pytest
+
+
+@pytest.mark.dashpacks_pin("DEF-9", defect_class="volume", connector="zendesk")
+def test_pin():
+    pass
+"""
+
+
+def test_a_ledger_item_is_always_judged_again(packs, pytester):
+    packs({**good_pack("demo"), "defects.yml": LEDGER, "test_pin.py": PIN_TEST})
+    args = ("--dashpacks-ledger", "defects.yml", "packs", "test_pin.py", "-m", "dashpacks_static or dashpacks_ledger or not dashpacks")
+    first = outcomes_by_node(pytester.runpytest("--dashpacks", "--dashpacks-changed", *args, "-rA", "-p", "no:randomly"))
+    assert first["packs/demo/pack.yml::ledger[DEF-9]"] == "PASSED"
+    (pytester.path / "test_pin.py").write_text(PIN_TEST.replace('@pytest.mark.dashpacks_pin("DEF-9", defect_class="volume", connector="zendesk")\n', ""))
+    again = outcomes_by_node(pytester.runpytest("--dashpacks", "--dashpacks-changed", *args, "-rA", "-p", "no:randomly"))
+    assert again["packs/demo/pack.yml::ledger[DEF-9]"] == "FAILED"  # its pin is gone, though no pack file changed
+
+
+def test_since_sees_fixtures_outside_the_rootdir_and_names_git_would_quote(packs, pytester):
+    packs({**{f"sub/{name}": text.replace("connector: zendesk", "connector: zendesk\nfixtures: ../../../fixtures")
+              for name, text in good_pack("demo").items()}, "sub/pytest.ini": "[pytest]\n"})
+    shutil.copytree(REPO / "connector_fixtures" / "zendesk", pytester.path / "fixtures" / "zendesk")
+    (pytester.path / "sub/packs/demo/boards/résumé.yml").write_text(GOOD_BOARD, "utf-8")
+    git(pytester, "init", "-q", "-b", "main")
+    git(pytester, "add", "-A")
+    git(pytester, "commit", "-q", "-m", "packs")
+
+    def ran() -> int:
+        result = subprocess.run([sys.executable, "-m", "pytest", "--dashpacks", "--dashpacks-since", "main", "packs", "-m",
+                                 "dashpacks_static", "-p", "no:randomly", "-p", "no:cacheprovider", "-q"],
+                                cwd=pytester.path / "sub", capture_output=True, text=True)
+        found = [line for line in result.stdout.splitlines() if " passed" in line or " failed" in line]
+        return int(found[-1].split(" passed")[0].split()[-1]) if found and " passed" in found[-1] else 0
+
+    assert ran() == 0
+    edit(pytester, "fixtures/zendesk/connector.yml", "description: One row per ticket (latest state).",
+         "description: One row per ticket, its latest state.")
+    assert ran() > 0  # the pack's connector lives outside the rootdir (sub/), in the same repository
+    git(pytester, "commit", "-q", "-am", "fixtures")
+    assert ran() == 0
+    edit(pytester, "sub/packs/demo/boards/résumé.yml", "COUNT(*) AS tickets\n      FROM", "COUNT(id) AS tickets\n      FROM")
+    assert ran() > 0  # git quotes this name unless asked not to

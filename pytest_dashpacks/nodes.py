@@ -40,11 +40,12 @@ def release_finished(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     databases = dashpacks_session(item.config).databases
     if following is None or following.manifest != pack.manifest:
         databases.release(lambda key: key[1] == pack.manifest)
-    elif _is_large(nextitem) and not _is_large(item):
+    elif is_large(nextitem) and not is_large(item):
         databases.release(lambda key: key[1] == pack.manifest and key[-1] != "large")
 
 
-def _is_large(item: pytest.Item | None) -> bool:
+def is_large(item: pytest.Item | None) -> bool:
+    """Whether ``item`` is a ``volume[large]`` item (they run last in their pack, on a database of their own)."""
     return getattr(item, "check", None) == "volume" and getattr(item, "data_case", None) == "large"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ..errors import DashpacksError
-from ..nodes import SESSION_KEY, DashpackItem
+from ..nodes import SESSION_KEY, DashpackItem, is_large
 from .history import append_history, git_commit, read_history, utc_now, write_atomically
 from .ledger import OLD_PIN_MARKER, PIN_MARKER, pin_marker, release_ledger_reports
 from .stability import WIDTH, StabilityReport, wrap_row
@@ -79,7 +79,7 @@ def _run_order(items: list[pytest.Item]) -> Any:
     def key(item: pytest.Item) -> tuple[bool, int, bool]:
         if not isinstance(item, DashpackItem):
             return False, groups[_group(item)], False
-        return item.check == "ledger", groups[_group(item)], item.check == "volume" and getattr(item, "data_case", None) == "large"
+        return item.check == "ledger", groups[_group(item)], is_large(item)
 
     return key
 

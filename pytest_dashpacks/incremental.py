@@ -291,7 +291,9 @@ def save(session: pytest.Session) -> None:
     outcomes = config.stash.get(PASSED_KEY, {})
     if is_worker(config) or cache is None or not outcomes:
         return
-    memo = dict(cache.get(CACHE_KEY, {}))
+    root = config.rootpath
+    # Entries of files that are gone would only grow the memo: kept items are checked by digest anyway.
+    memo = {nodeid: digest for nodeid, digest in cache.get(CACHE_KEY, {}).items() if (root / nodeid.partition("::")[0]).exists()}
     for nodeid, digest in outcomes.items():
         if digest is None:
             memo.pop(nodeid, None)

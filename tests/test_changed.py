@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -69,6 +70,17 @@ def test_a_meta_yml_the_board_inherits_reruns_its_load_and_queries(demo, pyteste
     _, ran = run(pytester)
     assert "packs/demo/boards/support.yml::load" in ran
     assert f"{DAILY}syntax" in ran and f"{BY_PRIORITY}syntax" in ran  # the inherited variable is the board's too
+
+
+def test_the_memo_forgets_the_items_of_a_deleted_board(demo, pytester):
+    (pytester.path / "packs/demo/boards/other.yml").write_text(GOOD_BOARD, "utf-8")
+    run(pytester)
+    memo_file = pytester.path / ".pytest_cache/v/dashpacks/passed-inputs"
+    assert any("boards/other.yml::" in n for n in json.loads(memo_file.read_text()))
+    (pytester.path / "packs/demo/boards/other.yml").unlink()
+    run(pytester)
+    memo = json.loads(memo_file.read_text())
+    assert memo and not any("boards/other.yml::" in n for n in memo)
 
 
 def test_pack_yml_reruns_the_whole_pack(demo, pytester):

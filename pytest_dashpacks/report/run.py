@@ -99,7 +99,8 @@ def forget_record(item: pytest.Item, report: pytest.TestReport) -> None:
 def pin_if_failed(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
     from .pinning import PINNED_CHECKS, write_pin
 
-    if pin_marker(item) is not None and report.when == "call":
+    # Generated items carry no pin marker: the marker lookup (two per report) is paid by Python tests only.
+    if report.when == "call" and not isinstance(item, DashpackItem) and pin_marker(item) is not None:
         item.config.stash[SESSION_KEY].marked_outcomes[item.nodeid] = report.outcome
     if report.failed and call.excinfo is not None:
         # The message travels with the report (to the xdist controller too) for the stability report.

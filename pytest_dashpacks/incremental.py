@@ -29,7 +29,7 @@ from .errors import DashpacksError
 from .model import Board, Pack, Query, ValuesQuery
 from .nodes import SESSION_KEY, DashpackItem, KpiItem, LedgerItem, LoadItem, QueryItem
 from .report.state import is_worker
-from .sql.render import PASTED_QUERY
+from .sql.render import pasted_queries
 
 CACHE_KEY = "dashpacks/passed-inputs"  # node id -> digest of the inputs it passed with
 UNCHANGED_KEY = pytest.StashKey[dict[str, int]]()  # "unchanged" / "other packs" -> items not run
@@ -146,17 +146,7 @@ def _query_inputs(board: Board | None, query: Query | ValuesQuery | None) -> str
         return ""
     if isinstance(query, ValuesQuery):
         return _digest(repr((query.name, query.columns, query.origin)), *_bindings(board, query.name))
-    templates, pending, seen = [], [query], {query.name}
-    while pending:
-        current = pending.pop()
-        templates.append(f"{current.name}:{current.origin}:{current.sql}")
-        # ``queries['x']`` pastes too, by a name the pattern does not see: then every query may be pasted.
-        names = [q.name for q in board.queries] if "queries[" in current.sql else PASTED_QUERY.findall(current.sql)
-        for name in names:
-            pasted = board.query(name)
-            if pasted is not None and name not in seen:
-                seen.add(name)
-                pending.append(pasted)
+    templates = [f"{q.name}:{q.origin}:{q.sql}" for q in pasted_queries(query, board)]
     variables = [repr((v.name, v.default, v.input)) for v in board.variables]
     return _digest(*templates, *variables, *_bindings(board, query.name))
 

@@ -32,7 +32,7 @@ _OPTIONS: tuple[tuple[str, str, str, Any, str], ...] = (
 
 
 # What --help shows for an option's value, by option or by kind, and the unit after its default.
-_METAVARS = {"timezones": "ZONES", "engine": "ENGINE", "path": "PATH", "int": "N", "float": "SECONDS", "list": "ZONES", "str": "TEXT"}
+_METAVARS = {"engine": "ENGINE", "path": "PATH", "int": "N", "float": "SECONDS", "list": "ZONES", "str": "TEXT"}
 _UNITS = {"large-rows": " rows", "query-timeout": " s", "max-rows": " rows", "property-examples": " examples"}
 
 

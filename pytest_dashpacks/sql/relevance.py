@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..model import Board, Connector, ConnectorVersion, Query
 from .clock import reads_clock
-from .render import PASTED_QUERY, REF_CALL
+from .render import REF_CALL, pasted_queries
 
 _TEMPORAL_TYPE = re.compile(r"^\s*(date|time|timestamp|datetime|interval)", re.IGNORECASE)
 # Time words a query can use without naming a stored column: typed literals, conversions, zone maths.
@@ -47,20 +47,17 @@ class Relevance:
 
 def readable_text(query: Query, board: Board, connector: Connector) -> str:
     """The query's template with the queries it pastes and the models it reads (their SQL), lower-cased."""
-    texts, pending, seen = [], [query.sql], set()
+    texts = [q.sql for q in pasted_queries(query, board)]
     models = {m.name: m.sql for m in connector.models}
+    pending, seen = list(texts), set()
     while pending:
         text = pending.pop()
-        texts.append(text)
-        for name in PASTED_QUERY.findall(text):
-            other = board.query(name)
-            if other is not None and ("q", name) not in seen:
-                seen.add(("q", name))
-                pending.append(other.sql)
+        lowered = text.lower()
         # A model is read through ref() or, since models are views, by its bare name.
-        for name in {*REF_CALL.findall(text), *(m for m in models if m.lower() in text.lower())}:
-            if name in models and ("m", name) not in seen:
-                seen.add(("m", name))
+        for name in {*REF_CALL.findall(text), *(m for m in models if m.lower() in lowered)}:
+            if name in models and name not in seen:
+                seen.add(name)
+                texts.append(models[name])
                 pending.append(models[name])
     return "\n".join(texts).lower()
 

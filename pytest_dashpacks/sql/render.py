@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RenderError
+from ..model import Board, Query
 from .jinja import RENDER_BUDGET, RenderBudget, compiled_template, current_budget, quote_aware, render_within_budget, sandboxed_environment
 from .literals import SqlValue, is_unset, sql_literal
 
@@ -30,6 +31,22 @@ _GLOBALS = {"ref", "source", "filter", "filter_date_range", "queries", "variable
 # How a template names another query it pastes and a model it reads, for the rules that read template text.
 PASTED_QUERY = re.compile(r"queries\.(\w+)")
 REF_CALL = re.compile(r"""ref\(\s*['"]([^'"]+)['"]""")
+
+
+def pasted_queries(query: Query, board: Board) -> list[Query]:
+    """``query`` and every query of ``board`` it pastes, directly or through another, each once.
+    ``queries['x']`` pastes by a name the pattern does not see: then every query of the board counts."""
+    found, pending, seen = [], [query], {query.name}
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        names = [q.name for q in board.queries] if "queries[" in current.sql else PASTED_QUERY.findall(current.sql)
+        for name in names:
+            pasted = board.query(name)
+            if pasted is not None and name not in seen:
+                seen.add(name)
+                pending.append(pasted)
+    return found
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,16 @@ def test_bad_yaml_is_located(tmp_path, text, message, line):
     assert err.value.span.line == line
 
 
+def test_loading_keeps_nothing_of_the_file(tmp_path):
+    """Scalars are built without the constructor's memory of every node it saw, which held each file's
+    nodes and marks until the process ended."""
+    from pytest_dashpacks.load import yaml as loader
+
+    doc = load(tmp_path, "a: 1\nb: [x, 2.5, true, null, 2024-01-01]\n")
+    assert doc.data == {"a": 1, "b": ["x", 2.5, True, None, "2024-01-01"]}
+    assert not loader._scalars.constructed_objects
+
+
 def test_alias_bomb_stops_early(tmp_path):
     lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
     for i in range(1, 10):

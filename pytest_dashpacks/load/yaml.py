@@ -31,6 +31,8 @@ MAX_DEPTH = 100  # levels of nesting; real boards use fewer than ten
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null", "timestamp")}
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# A scalar's value by its tag's own constructor: ``construct_object`` would also remember every node
+# it ever saw (``constructed_objects``), holding each file's nodes and marks until the process ends.
 _scalars = yaml.constructor.SafeConstructor()
 
 
@@ -198,7 +200,7 @@ class _Builder:
             raise self._fail(f"YAML tag {node.tag!r} is not allowed", node)
         if node.tag == _TAG + "int" and len(node.value) > MAX_INT_DIGITS:
             raise self._fail(f"integer of {len(node.value)} characters: at most {MAX_INT_DIGITS} digits", node)
-        value = _scalars.construct_object(node)
+        value = _scalars.yaml_constructors[node.tag](_scalars, node)
         # Dates stay text: formats speak JSON, and a date's meaning is up to the reader.
         if isinstance(value, (dt.date, dt.datetime)):
             return node.value

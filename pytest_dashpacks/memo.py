@@ -36,3 +36,6 @@ class Memo:
         """Remove and yield the values whose key ``matches``."""
         for key in [k for k in self._values if matches(k)]:
             yield self._values.pop(key)
+
+    def clear(self) -> None:
+        self._values.clear()

@@ -31,13 +31,18 @@ def dashpacks_session(config: pytest.Config) -> DashpacksSession:
 
 
 def release_finished(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """Free databases no later item of the pack needs: all of them after its last item, and its small
-    ones before its ``volume[large]`` items (which run last in a pack): memory stays one pack's worth."""
+    """Free what no later item is likely to need: a board's syntax trees after its last item in a row,
+    a pack's databases after its last item, and its small ones before its ``volume[large]`` items (which
+    run last in a pack). Memory stays one pack's worth, and the syntax trees one board's worth."""
     pack = getattr(item, "pack", None)
     if pack is None:
         return
+    session = dashpacks_session(item.config)
+    board = getattr(item, "board", None)
+    if board is not None and getattr(getattr(nextitem, "board", None), "path", None) != board.path:
+        session.queries.release(board)
     following = getattr(nextitem, "pack", None)
-    databases = dashpacks_session(item.config).databases
+    databases = session.databases
     if following is None or following.manifest != pack.manifest:
         databases.release(lambda key: key[1] == pack.manifest)
     elif is_large(nextitem) and not is_large(item):

@@ -40,4 +40,7 @@ class DashpacksSession:
         return self.memo.get(key, build)
 
     def close(self) -> None:
+        """Close the databases and forget everything built: what stays referenced at exit, every
+        garbage collection the interpreter makes while shutting down walks again."""
         self.databases.close()
+        self.memo.clear()

@@ -29,6 +29,9 @@ class ParsedQuery:
     tokens: tuple[Any, ...] = ()  # the pack dialect's tokens of ``sql``, for checks that read them
 
 
+_TREES = frozenset({"parsed", "qualified", "typed"})  # the memo kinds that hold sqlglot trees
+
+
 class QueryPipeline:
     def __init__(self, library: PackLibrary, memo: Memo) -> None:
         self.library = library
@@ -185,6 +188,14 @@ class QueryPipeline:
             return keys
 
         return list(self._memo.get(("tables-read", pack.manifest, version.name, sql), build))
+
+    def release(self, board: Board) -> None:
+        """Forget the board's syntax trees (parsed, qualified, typed): they are most of what a run holds,
+        and each one kept makes every full garbage collection, the ones at exit included, walk it.
+        The small results (rendered and DuckDB SQL, schema problems) stay; a later item that needs a
+        tree again parses it again."""
+        for _ in self._memo.pop(lambda key: key[0] in _TREES and key[1] == board.path):
+            pass
 
     def yaml_span(self, pack: Pack, board: Board, query: Query, sql_line: int, sql_column: int = 0) -> SourceSpan:
         """The board-file position of a line of the rendered SQL; the query's own line when the

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_dashpacks.errors import RenderError
 from pytest_dashpacks.sql.render import RenderContext, render_sql, template_names
-from pytest_dashpacks.sql.jinja import quote_aware
+from pytest_dashpacks.sql.jinja import compiled_template, quote_aware, render_within_budget
 
 CTX = RenderContext(
     connector="shopify",
@@ -72,3 +74,31 @@ def test_quote_awareness_only_rewrites_inside_quotes():
 
 def test_template_names_excludes_the_helpers():
     assert template_names("{{ filter('a', b) }} {{ ref('m') }} {{ queries.q }} '{{ c }}'") == {"b", "c"}
+
+
+# Text with no Jinja delimiter and no carriage return: what render_sql returns without Jinja.
+_plain_sql = st.text(st.characters(codec="utf-8", exclude_characters="\r"), max_size=80).filter(
+    lambda text: not any(mark in text for mark in ("{{", "{%", "{#"))
+)
+
+
+@given(_plain_sql)
+@settings(max_examples=300, deadline=None)
+def test_plain_sql_renders_as_jinja_would_render_it(text):
+    assert render_sql(text, CTX) == text
+    assert render_within_budget(compiled_template(text), {}) == text
+
+
+@pytest.mark.parametrize(
+    "template, rendered",
+    [
+        ("SELECT 1\r\nFROM t", "SELECT 1\nFROM t"),
+        ("SELECT 1\rFROM t", "SELECT 1\nFROM t"),
+        ("SELECT {# a note #}1", "SELECT 1"),
+        ("SELECT {{ limit }}", "SELECT 10"),
+        ("{% if true %}SELECT 1{% endif %}", "SELECT 1"),
+    ],
+)
+def test_templates_that_are_more_than_text_go_through_jinja(template, rendered):
+    """Jinja writes carriage returns as newlines and reads its delimiters: the plain-text path must not take these."""
+    assert render_sql(template, CTX) == rendered

@@ -27,6 +27,9 @@ _BACKTICK_DIALECTS = {"bigquery", "databricks", "spark", "spark2", "hive", "mysq
 _IDENTIFIER = re.compile(r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _OPERATORS = {"=", "!=", "<>", "<", "<=", ">", ">=", "in", "not in", "like", "ilike", "not like"}
+# What makes a template more than its own text: a Jinja delimiter, or a carriage return (Jinja writes
+# every line break as "\n"). Most board SQL has neither, and renders as itself without Jinja.
+_NOT_PLAIN = re.compile(r"\{[{%#]|\r")
 _GLOBALS = {"ref", "source", "filter", "filter_date_range", "queries", "variables"}
 # How a template names another query it pastes and a model it reads, for the rules that read template text.
 PASTED_QUERY = re.compile(r"queries\.(\w+)")
@@ -143,6 +146,8 @@ class _Queries:
 
 def render_sql(template: str, ctx: RenderContext, stack: tuple[str, ...] = ()) -> str:
     """Render one query template; raises :class:`RenderError` with the template line."""
+    if not _NOT_PLAIN.search(template):
+        return template
     from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
     from jinja2.exceptions import SecurityError, UndefinedError
 

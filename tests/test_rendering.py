@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from pytest_dashpacks.errors import RenderError
 from pytest_dashpacks.sql.render import RenderContext, render_sql, template_names
-from pytest_dashpacks.sql.jinja import compiled_template, quote_aware, render_within_budget
+from pytest_dashpacks.sql.jinja import compiled_template, quote_aware, render_within_budget, sandboxed_environment
 
 CTX = RenderContext(
     connector="shopify",
@@ -85,8 +85,11 @@ _plain_sql = st.text(st.characters(codec="utf-8", exclude_characters="\r"), max_
 @given(_plain_sql)
 @settings(max_examples=300, deadline=None)
 def test_plain_sql_renders_as_jinja_would_render_it(text):
+    from jinja2 import meta
+
     assert render_sql(text, CTX) == text
     assert render_within_budget(compiled_template(text), {}) == text
+    assert template_names(text) == set() == meta.find_undeclared_variables(sandboxed_environment().parse(text))
 
 
 @pytest.mark.parametrize(

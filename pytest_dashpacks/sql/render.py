@@ -146,7 +146,7 @@ class _Queries:
 
 def render_sql(template: str, ctx: RenderContext, stack: tuple[str, ...] = ()) -> str:
     """Render one query template; raises :class:`RenderError` with the template line."""
-    if not _NOT_PLAIN.search(template):
+    if is_plain(template):
         return template
     from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
     from jinja2.exceptions import SecurityError, UndefinedError
@@ -219,8 +219,15 @@ def _template_line(exc: BaseException, template: str, needle: str | None) -> int
     return 0
 
 
+def is_plain(template: str) -> bool:
+    """Whether the template is plain text, which renders as itself and reads no name."""
+    return not _NOT_PLAIN.search(template)
+
+
 def template_names(template: str) -> set[str]:
     """Names a template reads from its context, minus the helpers every query has."""
+    if is_plain(template):
+        return set()
     from jinja2 import meta
 
     return set(meta.find_undeclared_variables(sandboxed_environment().parse(quote_aware(template)))) - _GLOBALS

@@ -7,8 +7,9 @@ library versions it runs on, the options that change results, the connector's di
 reads its own SQL template, the queries it pastes, the board's variables and the chart keys bound to
 it -- everything its rendered SQL and bindings come from -- so editing one query reruns that query's
 items only. A KPI's items read the KPI's query; the ``load`` items and the regression cases read the
-whole pack directory (``meta.yml`` files included) and the ledger. ``ledger[...]`` items always run:
-the pins they judge may be Python tests anywhere.
+whole pack directory (``meta.yml`` files included) and the ledger. So does a ``ledger[...]`` item whose
+pin is the pack's ``regressions/<ID>.yml``, the only thing it judges then; any other ledger item always
+runs, since the Python test pinning it may be anywhere.
 
 The controller (or a serial run) keeps ``node id -> digest`` of the items that passed, in pytest's
 cache; workers send each item's digest with its report. A failed item leaves the memo, so it always
@@ -25,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from .checks.ledger import yaml_pin
 from .errors import DashpacksError
 from .model import Board, Pack, Query, ValuesQuery
 from .nodes import SESSION_KEY, DashpackItem, KpiItem, LedgerItem, LoadItem, QueryItem
@@ -53,9 +55,9 @@ class InputDigests:
         """The digest of ``item``'s inputs; None when it cannot be known (a load error: always run)."""
         if not isinstance(item, DashpackItem) or item.error is not None or item.pack is None:
             return None
-        if isinstance(item, LedgerItem):  # its pins may be Python tests anywhere: always judged again
-            return None
         pack = item.pack
+        if isinstance(item, LedgerItem) and not yaml_pin(pack, item.defect_id).is_file():
+            return None  # pinned by a Python test (anywhere), or not at all: judged again every run
         connector = self._connector(pack)
         if connector is None:
             return None
@@ -69,7 +71,7 @@ class InputDigests:
             parts.append(self._tree(pack.directory))
         elif isinstance(item, KpiItem):  # a KPI reads its query (and pack.yml's contract)
             parts.append(self._query_of_board(pack, item.kpi.board, item.kpi.query))
-        else:  # the pack's load item and regression cases read the whole pack (boards, meta.yml), and the ledger
+        else:  # the pack's load item, regression cases and YAML-pinned ledger items read the whole pack and the ledger
             ledger = self.session.settings.ledger_path
             parts += [self._tree(pack.directory), self._file(ledger) if ledger is not None else ""]
         return _digest(item.nodeid, *parts)

@@ -243,7 +243,7 @@ def test_pin():
 """
 
 
-def test_a_ledger_item_is_always_judged_again(packs, pytester):
+def test_a_ledger_item_pinned_by_a_python_test_is_always_judged_again(packs, pytester):
     packs({**good_pack("demo"), "defects.yml": LEDGER, "test_pin.py": PIN_TEST})
     args = ("--dashpacks-ledger", "defects.yml", "packs", "test_pin.py", "-m", "dashpacks_static or dashpacks_ledger or not dashpacks")
     first = outcomes_by_node(pytester.runpytest("--dashpacks", "--dashpacks-changed", *args, "-rA", "-p", "no:randomly"))
@@ -251,6 +251,42 @@ def test_a_ledger_item_is_always_judged_again(packs, pytester):
     (pytester.path / "test_pin.py").write_text(PIN_TEST.replace('@pytest.mark.dashpacks_pin("DEF-9", defect_class="volume", connector="zendesk")\n', ""))
     again = outcomes_by_node(pytester.runpytest("--dashpacks", "--dashpacks-changed", *args, "-rA", "-p", "no:randomly"))
     assert again["packs/demo/pack.yml::ledger[DEF-9]"] == "FAILED"  # its pin is gone, though no pack file changed
+
+
+YAML_PIN = """\
+id: DEF-9
+title: tickets by priority
+class: volume
+board: support
+query: by_priority
+now: '2024-06-03T14:00:00Z'
+timezone: America/New_York
+data:
+  ticket:
+    - {id: 1, status: open, priority: high, created_at: "2024-06-01 14:00:00", _fivetran_deleted: false}
+    - {id: 2, status: open, priority: high, created_at: "2024-06-02 14:00:00", _fivetran_deleted: false}
+expect:
+  rows: [{priority: high, tickets: 2}]
+"""
+
+
+def test_a_ledger_item_pinned_by_a_regression_case_reruns_only_when_the_pack_or_ledger_changes(packs, pytester):
+    """Its YAML pin is all it judges, so it is left out like the regression case itself."""
+    packs({**good_pack("demo"), "defects.yml": LEDGER, "packs/demo/regressions/DEF-9.yml": YAML_PIN})
+    args = ("--dashpacks", "--dashpacks-changed", "--dashpacks-ledger", "defects.yml", "packs", "-m", "dashpacks_ledger or dashpacks_regression",
+            "-rA", "-p", "no:randomly")
+    pinned = {"packs/demo/pack.yml::ledger[DEF-9]", "packs/demo/regressions/DEF-9.yml::DEF-9"}
+    first = outcomes_by_node(pytester.runpytest(*args))
+    assert {n: first.get(n) for n in pinned} == dict.fromkeys(pinned, "PASSED")
+    assert not pinned & set(outcomes_by_node(pytester.runpytest(*args)))  # nothing changed: both left out
+    edit(pytester, "packs/demo/regressions/DEF-9.yml", "tickets: 2}", "tickets: 3}")
+    again = outcomes_by_node(pytester.runpytest(*args))
+    assert {n: again.get(n) for n in pinned} == dict.fromkeys(pinned, "FAILED")
+    edit(pytester, "packs/demo/regressions/DEF-9.yml", "tickets: 3}", "tickets: 2}")
+    back = outcomes_by_node(pytester.runpytest(*args))  # it failed since: it runs, though its inputs are as when it passed
+    assert {n: back.get(n) for n in pinned} == dict.fromkeys(pinned, "PASSED")
+    edit(pytester, "defects.yml", "reports: 1", "reports: 2")
+    assert "packs/demo/pack.yml::ledger[DEF-9]" in outcomes_by_node(pytester.runpytest(*args))  # the ledger is an input
 
 
 def test_since_sees_fixtures_outside_the_rootdir_and_names_git_would_quote(packs, pytester):

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from ..errors import CheckFailure, DashpacksError, SourceSpan
+from ..model import Pack
 from . import CheckContext, register
 from .regression import check_regression
+
+
+def yaml_pin(pack: Pack, defect_id: str) -> Path:
+    """Where a defect's regression case lives in its pack; when the file exists, it alone is the pin."""
+    return pack.directory / "regressions" / f"{defect_id}.yml"
 
 
 @register("ledger", "config")
@@ -16,7 +23,7 @@ def check_ledger(ctx: CheckContext) -> None:
     assert defect is not None
 
     span = SourceSpan(ctx.session.settings.ledger_path, defect.get("_line", 0)) if ctx.session.settings.ledger_path else ctx.pack.span
-    pin = ctx.pack.directory / "regressions" / f"{defect['id']}.yml"
+    pin = yaml_pin(ctx.pack, defect["id"])
     marked = ctx.session.marked_regressions.get(defect["id"])
     if pin.is_file():
         try:

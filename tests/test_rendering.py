@@ -92,6 +92,15 @@ def test_plain_sql_renders_as_jinja_would_render_it(text):
     assert template_names(text) == set() == meta.find_undeclared_variables(sandboxed_environment().parse(text))
 
 
+def test_plain_sql_counts_against_the_rendering_budget():
+    """Plain text skips Jinja, not the budget: pasted twice, 1.2 million characters pass 2 million."""
+    big = "SELECT 1 AS n -- " + "x" * 1_200_000
+    ctx = RenderContext("shopify", "shopify", "bigquery", (), {}, {"big": big})
+    assert render_sql(big, ctx) == big
+    with pytest.raises(RenderError, match="passes 2,000,000 characters"):
+        render_sql("SELECT * FROM ({{ queries.big }})", ctx, ("outer",))
+
+
 @pytest.mark.parametrize(
     "template, rendered",
     [

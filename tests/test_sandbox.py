@@ -152,6 +152,14 @@ def test_rendering_has_a_budget(packs, pytester, case, sql, message):
     assert failed == {"packs/demo/boards/support.yml::hostile::syntax"}
 
 
+def test_plain_sql_longer_than_the_budget_fails_like_rendered_sql(packs, pytester):
+    """Plain SQL is not rendered by Jinja, but it is still counted against the budget."""
+    packs(good_pack("demo", board=board_with("SELECT 1 AS n -- " + "x" * 2_000_000)))
+    result = pytester.runpytest("--dashpacks", "packs", "-rA", "-p", "no:cacheprovider", "-m", "dashpacks_syntax")
+    result.stdout.fnmatch_lines(["*packs/demo/boards/support.yml:*: syntax: the rendered SQL passes 2,000,000 characters (the rendering budget)"])
+    assert [n for n, o in outcomes_by_node(result).items() if o == "FAILED"] == ["packs/demo/boards/support.yml::hostile::syntax"]
+
+
 def test_a_query_pasted_into_itself_thirty_times_stops_at_the_budget(packs, pytester):
     queries = ["  a0: SELECT 1 AS n"] + [f"  a{i}: '{{{{ queries.a{i - 1} }}}} UNION ALL {{{{ queries.a{i - 1} }}}}'" for i in range(1, 31)]
     board = GOOD_BOARD.replace("queries:\n", "queries:\n" + "\n".join(queries) + "\n", 1)

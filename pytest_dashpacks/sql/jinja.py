@@ -214,13 +214,15 @@ def quote_aware(template: str) -> str:
 
 def render_within_budget(template: Any, context: dict[str, Any]) -> str:
     """Render chunk by chunk, stopping as soon as the output (counting expanded queries) passes MAX_OUTPUT."""
+    return "".join(spend_output(chunk) for chunk in template.generate(context))
+
+
+def spend_output(text: str) -> str:
+    """``text``, counted against the output budget of the current render (RenderError past MAX_OUTPUT)."""
     budget = current_budget()
-    chunks: list[str] = []
-    for chunk in template.generate(context):
-        budget.output += len(chunk)
-        if budget.output > MAX_OUTPUT:
-            raise RenderError(f"the rendered SQL passes {MAX_OUTPUT:,} characters (the rendering budget)")
-        chunks.append(chunk)
-    return "".join(chunks)
+    budget.output += len(text)
+    if budget.output > MAX_OUTPUT:
+        raise RenderError(f"the rendered SQL passes {MAX_OUTPUT:,} characters (the rendering budget)")
+    return text
 
 

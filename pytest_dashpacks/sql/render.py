@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import RenderError
 from ..model import Board, Query
-from .jinja import RENDER_BUDGET, RenderBudget, compiled_template, current_budget, quote_aware, render_within_budget, sandboxed_environment
+from .jinja import RENDER_BUDGET, RenderBudget, compiled_template, current_budget, quote_aware, render_within_budget, sandboxed_environment, spend_output
 from .literals import SqlValue, is_unset, sql_literal
 
 MODEL_SCHEMA = "models"  # ref('x') renders as models.x; fixture databases create the views there
@@ -146,24 +146,14 @@ class _Queries:
 
 def render_sql(template: str, ctx: RenderContext, stack: tuple[str, ...] = ()) -> str:
     """Render one query template; raises :class:`RenderError` with the template line."""
-    if is_plain(template):
-        return template
     from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
     from jinja2.exceptions import SecurityError, UndefinedError
 
-    values = {name: SqlValue(value) for name, value in ctx.values.items()}
-    context = dict(values)
-    context.update(
-        ref=lambda name: _ref(ctx, name),
-        source=lambda source_name, table: _source(ctx, source_name, table),
-        filter=_filter,
-        filter_date_range=_filter_date_range,
-        queries=_Queries(ctx, stack),
-        variables=values,
-    )
     token = RENDER_BUDGET.set(RenderBudget()) if len(stack) <= 1 else None  # expanded queries share their caller's budget
     try:
-        return render_within_budget(compiled_template(template), context)
+        if is_plain(template):  # renders as itself, without Jinja; its length still counts against the budget
+            return spend_output(template)
+        return render_within_budget(compiled_template(template), _context(ctx, stack))
     except TemplateSyntaxError as exc:
         raise RenderError(f"Jinja syntax error: {exc.message}", sql=_at(template, exc.lineno)) from None
     except SecurityError as exc:
@@ -189,6 +179,20 @@ def render_sql(template: str, ctx: RenderContext, stack: tuple[str, ...] = ()) -
     finally:
         if token is not None:
             RENDER_BUDGET.reset(token)
+
+
+def _context(ctx: RenderContext, stack: tuple[str, ...]) -> dict[str, Any]:
+    """What a template sees: the variables as SQL values, and the helpers."""
+    values = {name: SqlValue(value) for name, value in ctx.values.items()}
+    return {
+        **values,
+        "ref": lambda name: _ref(ctx, name),
+        "source": lambda source_name, table: _source(ctx, source_name, table),
+        "filter": _filter,
+        "filter_date_range": _filter_date_range,
+        "queries": _Queries(ctx, stack),
+        "variables": values,
+    }
 
 
 def _at(template: str, line: int | None) -> Any:

@@ -56,7 +56,7 @@ class InputDigests:
         if not isinstance(item, DashpackItem) or item.error is not None or item.pack is None:
             return None
         pack = item.pack
-        if isinstance(item, LedgerItem) and not yaml_pin(pack, item.defect_id).is_file():
+        if isinstance(item, LedgerItem) and yaml_pin(pack, item.defect_id) is None:
             return None  # pinned by a Python test (anywhere), or not at all: judged again every run
         connector = self._connector(pack)
         if connector is None:

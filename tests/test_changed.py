@@ -289,6 +289,18 @@ def test_a_ledger_item_pinned_by_a_regression_case_reruns_only_when_the_pack_or_
     assert "packs/demo/pack.yml::ledger[DEF-9]" in outcomes_by_node(pytester.runpytest(*args))  # the ledger is an input
 
 
+def test_a_ledger_id_that_leaves_the_pack_is_never_read_as_its_pin(packs, pytester):
+    """``../shared/DEF-9`` is not a file name: the file it points to outside the pack is not the pin, and
+    the item, pinned by nothing then, runs (and fails) every time."""
+    ledger = LEDGER.replace("id: DEF-9", "id: ../../shared/DEF-9")
+    packs({**good_pack("demo"), "defects.yml": ledger, "packs/demo/regressions/.keep": "", "packs/shared/DEF-9.yml": YAML_PIN})
+    args = ("--dashpacks", "--dashpacks-changed", "--dashpacks-ledger", "defects.yml", "packs", "-m", "dashpacks_ledger", "-rA", "-p", "no:randomly")
+    for _ in range(2):
+        result = pytester.runpytest(*args)
+        assert outcomes_by_node(result) == {"packs/demo/pack.yml::ledger[../../shared/DEF-9]": "FAILED"}
+        result.stdout.fnmatch_lines(["*is marked fixed but has no pin*"])
+
+
 def test_since_sees_fixtures_outside_the_rootdir_and_names_git_would_quote(packs, pytester):
     packs({**{f"sub/{name}": text.replace("connector: zendesk", "connector: zendesk\nfixtures: ../../../fixtures")
               for name, text in good_pack("demo").items()}, "sub/pytest.ini": "[pytest]\n"})

@@ -11,9 +11,14 @@ from . import CheckContext, register
 from .regression import check_regression
 
 
-def yaml_pin(pack: Pack, defect_id: str) -> Path:
-    """Where a defect's regression case lives in its pack; when the file exists, it alone is the pin."""
-    return pack.directory / "regressions" / f"{defect_id}.yml"
+def yaml_pin(pack: Pack, defect_id: str) -> Path | None:
+    """The defect's regression case in its pack when that file exists (then it alone is the pin); None
+    otherwise, and for an id that is not a plain file name (``../x`` would read outside the pack)."""
+    name = f"{defect_id}.yml"
+    if Path(name).name != name or name.startswith(".") or "\\" in name:
+        return None
+    pin = pack.directory / "regressions" / name
+    return pin if pin.is_file() else None
 
 
 @register("ledger", "config")
@@ -23,9 +28,9 @@ def check_ledger(ctx: CheckContext) -> None:
     assert defect is not None
 
     span = SourceSpan(ctx.session.settings.ledger_path, defect.get("_line", 0)) if ctx.session.settings.ledger_path else ctx.pack.span
-    pin = yaml_pin(ctx.pack, defect["id"])
+    pin = yaml_pin(ctx.pack, str(defect["id"]))
     marked = ctx.session.marked_regressions.get(defect["id"])
-    if pin.is_file():
+    if pin is not None:
         try:
             check_regression(replace(ctx, regression=ctx.session.library.regression(pin)))
         except DashpacksError as exc:

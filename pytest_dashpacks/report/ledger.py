@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from ..checks.ledger import yaml_pin
 from ..nodes import SESSION_KEY, DashpackItem, LedgerItem, LoadItem
 from .stability import Outcome
 from .state import DEFERRED_KEY, MARKED_PINS_KEY, REPORT_KEY, WORKEROUTPUT_KEY, is_worker
@@ -26,7 +27,7 @@ def _verdict_waits_for_marked_pins(item: pytest.Item) -> bool:
     """A fixed defect pinned only by marked Python tests: its verdict is those tests' reports."""
     if not isinstance(item, LedgerItem) or item.pack is None or item.error is not None:
         return False
-    if (item.pack.directory / "regressions" / f"{item.defect_id}.yml").is_file():
+    if yaml_pin(item.pack, item.defect_id) is not None:
         return False  # a YAML pin runs inside the ledger item itself
     return item.defect_id in item.config.stash[SESSION_KEY].marked_regressions
 

@@ -166,6 +166,3 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
         if nodes.SESSION_KEY in config.stash:
             config.stash[nodes.SESSION_KEY].close()
-        from .session import skip_exit_collections
-
-        skip_exit_collections()

@@ -7,8 +7,6 @@ All three share one :class:`Memo`, so everything is computed once per worker on 
 
 from __future__ import annotations
 
-import atexit
-import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -46,19 +44,3 @@ class DashpacksSession:
         garbage collection the interpreter makes while shutting down walks again."""
         self.databases.close()
         self.memo.clear()
-
-
-_exit_registered = False
-
-
-def skip_exit_collections() -> None:
-    """Once per process: freeze the heap at exit, so that the interpreter's shutdown does not walk every
-    object left (modules, items, reports) in each of its garbage collections: about 0.1 s of a 1.5 s run.
-
-    By then pytest has made its own end-of-session collections, which report the exceptions raised in
-    finalizers. What changes is only that cyclic garbage still around at exit is not finalized, which
-    Python does not promise either."""
-    global _exit_registered
-    if not _exit_registered:
-        _exit_registered = True
-        atexit.register(gc.freeze)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from conftest import good_pack
 
 WATCH = """\
@@ -85,28 +84,3 @@ def test_a_boards_syntax_trees_are_freed_after_its_items_and_everything_at_the_e
         assert set(held) <= {board}, (nodeid, held)  # no other board's trees are still held
     assert any(held for _, _, held in seen["items"])  # the watch sees trees at all
     assert seen["left"] == 0  # the session forgets everything when it closes
-
-
-EXIT_WATCH = """\
-import atexit
-import gc
-
-
-def _after_the_plugin():  # registered first, so it runs after the plugin's handler
-    with open("frozen.txt", "w") as out:
-        out.write(str(gc.get_freeze_count()))
-
-
-atexit.register(_after_the_plugin)
-"""
-
-
-@pytest.mark.parametrize("dashpacks", [True, False])
-def test_the_heap_is_frozen_at_exit_only_when_the_plugin_runs(packs, pytester, dashpacks):
-    """Shutdown's garbage collections would walk every module, item and report left again."""
-    packs({**good_pack("alpha"), "conftest.py": EXIT_WATCH})
-    args = ["--dashpacks", "packs", "-m", "dashpacks_load"] if dashpacks else ["packs"]
-    result = pytester.runpytest_subprocess(*args, "-p", "no:randomly", "-p", "no:cacheprovider")
-    assert result.ret == (0 if dashpacks else 5)
-    frozen = int((pytester.path / "frozen.txt").read_text())
-    assert (frozen > 0) == dashpacks

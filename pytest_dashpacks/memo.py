@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .errors import DashpacksError
@@ -32,10 +32,9 @@ class Memo:
                 self._values[key] = exc
         return self._values[key]
 
-    def pop(self, matches: Callable[[tuple[Any, ...]], bool]) -> Iterator[Any]:
-        """Remove and yield the values whose key ``matches``."""
-        for key in [k for k in self._values if matches(k)]:
-            yield self._values.pop(key)
+    def pop(self, matches: Callable[[tuple[Any, ...]], bool]) -> list[Any]:
+        """Remove the values whose key ``matches``, and return them."""
+        return [self._values.pop(key) for key in [k for k in self._values if matches(k)]]
 
     def clear(self) -> None:
         self._values.clear()

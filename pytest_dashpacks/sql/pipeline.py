@@ -194,8 +194,7 @@ class QueryPipeline:
         and each one kept makes every full garbage collection, the ones at exit included, walk it.
         The small results (rendered and DuckDB SQL, schema problems) stay; a later item that needs a
         tree again parses it again."""
-        for _ in self._memo.pop(lambda key: key[0] in _TREES and key[1] == board.path):
-            pass
+        self._memo.pop(lambda key: key[0] in _TREES and key[1] == board.path)
 
     def yaml_span(self, pack: Pack, board: Board, query: Query, sql_line: int, sql_column: int = 0) -> SourceSpan:
         """The board-file position of a line of the rendered SQL; the query's own line when the
